@@ -1,0 +1,60 @@
+# dtq: one command installs, one runs a scenario, one runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCENARIO ?= burst.yaml
+# A bare name is looked up in scenarios/; a path is used as given.
+SCENARIO_PATH = $(if $(wildcard $(SCENARIO)),$(SCENARIO),scenarios/$(SCENARIO))
+ARGS ?=
+SIZE ?= full
+
+.PHONY: install run replay report diff check test lint validate stress bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dtq needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dtq run $(SCENARIO_PATH) $(ARGS)
+
+replay: $(STAMP)
+	@test -n "$(LOG)" || { echo "usage: make replay LOG=logs/<file>.jsonl"; exit 2; }
+	$(BIN)/dtq replay $(LOG) $(ARGS)
+
+report: $(STAMP)
+	@test -n "$(LOG)" || { echo "usage: make report LOG=logs/<file>.jsonl"; exit 2; }
+	$(BIN)/dtq report $(LOG) $(ARGS)
+
+diff: $(STAMP)
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=<log|baseline|scenario> B=<...>"; exit 2; }
+	$(BIN)/dtq diff $(A) $(B) $(ARGS)
+
+check: $(STAMP)
+	$(BIN)/dtq check $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check dtq tests bench run_scenario.py
+	$(BIN)/ruff format --check dtq tests bench run_scenario.py
+	$(BIN)/mypy
+
+validate: $(STAMP)
+	$(BIN)/python -m dtq.theory
+
+stress: $(STAMP)
+	$(BIN)/python -m tests.stress
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench --size $(SIZE)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,191 @@
+"""Checks across a parsed scenario: names that must refer to something, budgets and URLs.
+
+Each check returns `Problem`s that carry the data path of the offending key or value,
+so the loader can point at it in the file. They run only on a model that parsed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from dtq.scenario.models import (
+    MAX_TASKS,
+    BurstArrival,
+    ConstantArrival,
+    Outage,
+    PoissonArrival,
+    RampArrival,
+    Scenario,
+    WorkerCrash,
+)
+
+Loc = tuple[object, ...]
+"""A path into the scenario data: mapping keys and list indexes, as written in the file."""
+
+RESERVED_KINDS = {
+    "timeout": "timeout is raised by dtq itself when an attempt runs too long; "
+    "use the task type's timeout: instead",
+    "crash": "crash is what dtq records when a worker dies; use a worker_crash fault",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario: the data path it is about and what is wrong."""
+
+    loc: Loc
+    message: str
+    at: Literal["key", "value", "parent"] = "value"
+    """Point at the key, at the value, or at the mapping that holds `loc` (a missing key)."""
+
+
+def check_references(scenario: Scenario) -> list[Problem]:
+    """Every cross-reference problem of a scenario whose model already validated."""
+    checks = (
+        _arrival_tasks,
+        _outage_tasks,
+        _reserved_kinds,
+        _retry_on,
+        _wait_priorities,
+        _crash_sizes,
+        _task_budget,
+        _backend,
+    )
+    return [problem for check in checks for problem in check(scenario)]
+
+
+def estimate_tasks(scenario: Scenario) -> int:
+    """About how many tasks the arrivals submit (burst counts, rate x window for the rest)."""
+    return sum(_arrival_tasks_estimate(arrival) for arrival in scenario.arrivals)
+
+
+def known_error_kinds(scenario: Scenario) -> list[str]:
+    """Error kinds an attempt of this scenario can fail with, sorted."""
+    kinds = {kind for task_type in scenario.task_types.values() for kind in task_type.failures}
+    kinds |= {fault.error for fault in scenario.faults if isinstance(fault, Outage)}
+    kinds.add("crash")
+    if any(task_type.timeout is not None for task_type in scenario.task_types.values()):
+        kinds.add("timeout")
+    return sorted(kinds)
+
+
+def _arrival_tasks_estimate(
+    arrival: PoissonArrival | ConstantArrival | RampArrival | BurstArrival,
+) -> int:
+    if isinstance(arrival, BurstArrival):
+        return arrival.count
+    window_s = arrival.until - arrival.start
+    if isinstance(arrival, RampArrival):
+        return math.ceil((arrival.start_rate + arrival.end_rate) / 2 * window_s)
+    return math.ceil(arrival.rate * window_s)
+
+
+def _unknown_task(name: str, scenario: Scenario) -> str:
+    return f"unknown task type '{name}'; known: {', '.join(sorted(scenario.task_types))}"
+
+
+def _arrival_tasks(scenario: Scenario) -> Iterator[Problem]:
+    for index, arrival in enumerate(scenario.arrivals):
+        if arrival.task not in scenario.task_types:
+            yield Problem(("arrivals", index, "task"), _unknown_task(arrival.task, scenario))
+
+
+def _outage_tasks(scenario: Scenario) -> Iterator[Problem]:
+    for index, fault in enumerate(scenario.faults):
+        if not isinstance(fault, Outage) or fault.tasks is None:
+            continue
+        for position, name in enumerate(fault.tasks):
+            if name not in scenario.task_types:
+                loc = ("faults", index, "tasks", position)
+                yield Problem(loc, _unknown_task(name, scenario))
+
+
+def _reserved_kinds(scenario: Scenario) -> Iterator[Problem]:
+    for type_name, task_type in scenario.task_types.items():
+        for kind in task_type.failures:
+            if kind in RESERVED_KINDS:
+                loc = ("task_types", type_name, "failures", kind)
+                yield Problem(loc, RESERVED_KINDS[kind], at="key")
+    for index, fault in enumerate(scenario.faults):
+        if isinstance(fault, Outage) and fault.error in RESERVED_KINDS:
+            yield Problem(("faults", index, "error"), RESERVED_KINDS[fault.error])
+
+
+def _retry_on(scenario: Scenario) -> Iterator[Problem]:
+    known = known_error_kinds(scenario)
+    for index, kind in enumerate(scenario.retry.retry_on or ()):
+        loc = ("retry", "retry_on", index)
+        if kind in known:
+            continue
+        if kind == "timeout":
+            yield Problem(
+                loc,
+                "no task type has a timeout, so no attempt can fail with timeout; "
+                "add timeout: to a task type or remove timeout from retry_on",
+            )
+            continue
+        close = difflib.get_close_matches(kind, known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        yield Problem(loc, f"unknown error kind '{kind}'{hint}; known: {', '.join(known)}")
+
+
+def _wait_priorities(scenario: Scenario) -> Iterator[Problem]:
+    priorities = sorted({task_type.priority for task_type in scenario.task_types.values()})
+    known = ", ".join(str(priority) for priority in priorities)
+    for priority in scenario.expect.wait_p95 or {}:
+        if priority not in priorities:
+            loc = ("expect", "wait_p95", priority)
+            yield Problem(loc, f"no task type has priority {priority}; known: {known}", at="key")
+
+
+def _crash_sizes(scenario: Scenario) -> Iterator[Problem]:
+    for index, fault in enumerate(scenario.faults):
+        if isinstance(fault, WorkerCrash) and fault.workers > scenario.workers:
+            yield Problem(
+                ("faults", index, "workers"),
+                f"crashes {fault.workers} workers but the scenario has only "
+                f"workers: {scenario.workers}; lower it or raise workers",
+            )
+
+
+def _task_budget(scenario: Scenario) -> Iterator[Problem]:
+    total = estimate_tasks(scenario)
+    if total > MAX_TASKS:
+        yield Problem(
+            ("arrivals",),
+            f"these arrivals submit about {total:,} tasks; the cap is {MAX_TASKS:,}: "
+            "lower a rate, a count or a window",
+            at="key",
+        )
+
+
+def _backend(scenario: Scenario) -> Iterator[Problem]:
+    if scenario.backend != "memory" and not is_redis_url(scenario.backend):
+        yield Problem(
+            ("backend",),
+            f"must be memory or a redis URL like redis://127.0.0.1:6379/0, "
+            f"with the database a number (got '{scenario.backend}')",
+        )
+
+
+def is_redis_url(url: str) -> bool:
+    """Whether `url` reads as redis://HOST[:PORT][/DB] with a numeric port and database."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    database = parts.path.removeprefix("/")
+    return (
+        parts.scheme == "redis"
+        and bool(parts.hostname)
+        and (port is None or port > 0)
+        and (database == "" or (database.isascii() and database.isdigit()))
+        and not parts.query
+        and not parts.fragment
+    )
