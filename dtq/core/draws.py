@@ -1,0 +1,43 @@
+"""Keyed random draws: the same (seed, task, attempt) always gives the same numbers.
+
+A draw never comes from a generator shared between threads, so the outcome of an
+attempt does not depend on which thread ran it or when.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+_MASK: Final = (1 << 64) - 1
+_GOLDEN: Final = 0x9E3779B97F4A7C15
+_TO_UNIT: Final = 2.0**-53
+
+# Independent streams of draws for one attempt.
+STREAM_FAILURE: Final = 1
+STREAM_DURATION: Final = 2
+STREAM_DURATION_2: Final = 3
+STREAM_JITTER: Final = 4
+
+
+def mix64(value: int) -> int:
+    """SplitMix64 finaliser: a well-spread 64-bit hash of a 64-bit integer."""
+    z = (value + _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def task_key(seed: int, kind_index: int, number: int) -> int:
+    """The key of task `number` of task type `kind_index` under `seed`."""
+    return mix64(mix64(seed & _MASK) ^ ((kind_index << 40) + number))
+
+
+def uniform(key: int, attempt: int, stream: int) -> float:
+    """A uniform draw in [0, 1) for one (task, attempt, stream)."""
+    return (mix64(key ^ ((attempt << 8) | stream)) >> 11) * _TO_UNIT
+
+
+def standard_normal(u1: float, u2: float) -> float:
+    """A standard normal draw from two uniforms (Box-Muller)."""
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)

@@ -1,0 +1,338 @@
+"""The task lifecycle as a state machine: submit, start, finish, fail, retry, dead-letter.
+
+Both engines drive this one class, so they cannot disagree on policy. It never reads a
+clock (every method takes `now`, seconds on the scenario clock) and never does I/O: each
+state change is handed to the injected `emit` as one event dict. The caller serialises
+calls (the threaded engine holds its lock around them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dtq.core.draws import STREAM_FAILURE, STREAM_JITTER, uniform
+from dtq.core.plan import OutageWindow, Plan, TaskKind
+from dtq.core.queues import DelayedQueue, ReadyQueue
+from dtq.core.retry import decide
+from dtq.core.task import Attempt, Task
+from dtq.events import (
+    ERROR_CRASH,
+    ERROR_TIMEOUT,
+    FAULT_ENDED,
+    FAULT_STARTED,
+    TASK_DEAD_LETTERED,
+    TASK_FAILED,
+    TASK_RETRY_READY,
+    TASK_STARTED,
+    TASK_SUBMITTED,
+    TASK_SUCCEEDED,
+    WORKER_CRASHED,
+    WORKER_RESTARTED,
+    WORKER_STARTED,
+    WORKER_STOPPED,
+)
+
+Event = dict[str, Any]
+Emit = Callable[[Event], None]
+
+
+def worker_names(count: int) -> list[str]:
+    """Stable worker names `w01`, `w02` ... (wider when there are more than 99)."""
+    width = max(2, len(str(count)))
+    return [f"w{i + 1:0{width}d}" for i in range(count)]
+
+
+class Scheduler:
+    """Queues, workers' current attempts and the retry/DLQ decisions of one run."""
+
+    def __init__(self, plan: Plan, emit: Emit, *, workers: int) -> None:
+        self.plan = plan
+        self._emit = emit
+        self._retry = plan.retry
+        self.ready = ReadyQueue(policy=plan.policy, aging_interval_s=plan.aging_interval_s)
+        self.delayed: DelayedQueue[Task] = DelayedQueue()
+        self.names = worker_names(workers)
+        self.current: list[Attempt | None] = [None] * workers
+        self.down = [False] * workers
+        self.closed = False
+        self._outages: list[OutageWindow] = []
+        self.submitted = self.succeeded = self.dead_lettered = 0
+        self.started = self.failed = self.retried = self.redelivered = 0
+
+    # -- tasks -----------------------------------------------------------------
+
+    def submit(self, task: Task, now: float) -> None:
+        """A task arrives and is ready at once."""
+        task.ready_t = now
+        self.ready.push(task, now)
+        self.submitted += 1
+        self._emit(
+            {
+                "seq": 0,
+                "t": now,
+                "event": TASK_SUBMITTED,
+                "task_id": task.id,
+                "type": task.kind.name,
+                "priority": task.priority,
+            }
+        )
+
+    def start_next(self, worker: int, now: float) -> Attempt | None:
+        """Give idle `worker` the next ready task; its outcome is drawn here."""
+        if self.closed or self.down[worker]:
+            return None
+        task = self.ready.pop()
+        if task is None:
+            return None
+        number = task.attempts + 1
+        task.attempts = number
+        kind = task.kind
+        run_s = kind.duration_s(task.key, number)
+        error = self._draw_error(kind, task.key, number, now)
+        message = f"injected {error} failure" if error is not None else ""
+        timeout_s = kind.timeout_s
+        if timeout_s is not None and run_s > timeout_s:
+            run_s, error = timeout_s, ERROR_TIMEOUT
+            message = f"attempt ran past the {kind.name} timeout of {timeout_s:g}s"
+        attempt = Attempt(task, number, worker, now, run_s, error, message)
+        self.current[worker] = attempt
+        self.started += 1
+        self._emit(
+            {
+                "seq": 0,
+                "t": now,
+                "event": TASK_STARTED,
+                "task_id": task.id,
+                "type": kind.name,
+                "priority": task.priority,
+                "attempt": number,
+                "worker": self.names[worker],
+                "wait_s": round(now - task.ready_t, 6),
+            }
+        )
+        return attempt
+
+    def finish(self, attempt: Attempt, now: float) -> bool:
+        """The attempt's run is over; False if it no longer counts (its worker crashed)."""
+        worker = attempt.worker
+        if self.closed or self.current[worker] is not attempt:
+            return False
+        self.current[worker] = None
+        if attempt.error is None:
+            self.succeeded += 1
+            task = attempt.task
+            self._emit(
+                {
+                    "seq": 0,
+                    "t": now,
+                    "event": TASK_SUCCEEDED,
+                    "task_id": task.id,
+                    "type": task.kind.name,
+                    "priority": task.priority,
+                    "attempt": attempt.number,
+                    "worker": self.names[worker],
+                    "run_s": round(now - attempt.started_t, 6),
+                }
+            )
+        else:
+            self._fail(attempt, now, attempt.error, attempt.message)
+        return True
+
+    def release_due(self, now: float) -> int:
+        """Move every retry whose delay is over back to the ready queue."""
+        due = self.delayed.pop_due(now)
+        for ready_at, task in due:
+            # The wait is counted from when the retry became due, even if noticed later.
+            task.ready_t = ready_at
+            self.ready.push(task, ready_at)
+            self._emit(
+                {
+                    "seq": 0,
+                    "t": now,
+                    "event": TASK_RETRY_READY,
+                    "task_id": task.id,
+                    "type": task.kind.name,
+                    "priority": task.priority,
+                    "attempt": task.attempts + 1,
+                }
+            )
+        return len(due)
+
+    def next_due(self) -> float | None:
+        """When the earliest delayed retry becomes ready, or None."""
+        return self.delayed.next_at()
+
+    def _draw_error(self, kind: TaskKind, key: int, number: int, now: float) -> str | None:
+        failures = kind.failures
+        if self._outages:
+            failures = self._with_outages(kind, now)
+        if not failures:
+            return None
+        u = uniform(key, number, STREAM_FAILURE)
+        acc = 0.0
+        for error, p in failures:
+            acc += p
+            if u < acc:
+                return error
+        return None
+
+    def _with_outages(self, kind: TaskKind, now: float) -> tuple[tuple[str, float], ...]:
+        probs = dict(kind.failures)
+        for outage in self._outages:
+            if outage.kinds is None or kind.name in outage.kinds:
+                probs[outage.error] = max(probs.get(outage.error, 0.0), outage.rate)
+        total = sum(probs.values())
+        scale = 1.0 / total if total > 1.0 else 1.0
+        return tuple((error, p * scale) for error, p in sorted(probs.items()))
+
+    def _fail(self, attempt: Attempt, now: float, error: str, message: str) -> None:
+        task = attempt.task
+        number = attempt.number
+        self.failed += 1
+        if task.first_failed_t is None:
+            task.first_failed_t = now
+        task.last_error = error
+        u = uniform(task.key, number, STREAM_JITTER) if self._retry.jitter != "none" else 0.0
+        decision = decide(self._retry, number, error, u)
+        retry_at = round(now + decision.delay_s, 6) if decision.retry else None
+        base = {
+            "seq": 0,
+            "t": now,
+            "event": TASK_FAILED,
+            "task_id": task.id,
+            "type": task.kind.name,
+            "priority": task.priority,
+            "attempt": number,
+            "worker": self.names[attempt.worker],
+            "error": error,
+            "message": message,
+            "will_retry": decision.retry,
+            "retry_at": retry_at,
+            "run_s": round(now - attempt.started_t, 6),
+        }
+        self._emit(base)
+        if retry_at is not None:
+            self.retried += 1
+            self.delayed.push(task, retry_at)
+            return
+        self.dead_lettered += 1
+        self._emit(
+            {
+                "seq": 0,
+                "t": now,
+                "event": TASK_DEAD_LETTERED,
+                "task_id": task.id,
+                "type": task.kind.name,
+                "priority": task.priority,
+                "attempt": number,
+                "reason": decision.reason,
+                "attempts": number,
+                "first_failed_t": task.first_failed_t,
+                "last_error": error,
+            }
+        )
+
+    # -- workers ---------------------------------------------------------------
+
+    def worker_started(self, worker: int, now: float) -> None:
+        """A worker joins the pool."""
+        self._emit({"seq": 0, "t": now, "event": WORKER_STARTED, "worker": self.names[worker]})
+
+    def worker_stopped(self, worker: int, now: float) -> None:
+        """A worker leaves the pool at the end of the run."""
+        self._emit({"seq": 0, "t": now, "event": WORKER_STOPPED, "worker": self.names[worker]})
+
+    def crash_worker(self, worker: int, now: float, message: str) -> Attempt | None:
+        """`worker` dies: its attempt fails with kind `crash` and follows the retry policy."""
+        attempt = self.current[worker]
+        self.current[worker] = None
+        self.down[worker] = True
+        self._emit(
+            {
+                "seq": 0,
+                "t": now,
+                "event": WORKER_CRASHED,
+                "worker": self.names[worker],
+                "task_id": attempt.task.id if attempt is not None else None,
+            }
+        )
+        if attempt is not None:
+            self._fail(attempt, now, ERROR_CRASH, message)
+        return attempt
+
+    def restart_worker(self, worker: int, now: float) -> None:
+        """A crashed worker is back and takes work again."""
+        self.down[worker] = False
+        self._emit({"seq": 0, "t": now, "event": WORKER_RESTARTED, "worker": self.names[worker]})
+
+    def pick_crash_victims(self, count: int) -> list[int]:
+        """The workers a crash fault kills: busy ones first (lowest index), then idle ones."""
+        alive = [w for w in range(len(self.current)) if not self.down[w]]
+        busy = [w for w in alive if self.current[w] is not None]
+        idle = [w for w in alive if self.current[w] is None]
+        return (busy + idle)[:count]
+
+    # -- faults ----------------------------------------------------------------
+
+    def outage_started(self, outage: OutageWindow, now: float) -> None:
+        """From now on, attempts of the covered types fail at the outage's rate."""
+        self._outages.append(outage)
+        self._emit(
+            {
+                "seq": 0,
+                "t": now,
+                "event": FAULT_STARTED,
+                "fault": outage.index,
+                "kind": "outage",
+                "error": outage.error,
+                "rate": outage.rate,
+                "tasks": sorted(outage.kinds) if outage.kinds is not None else None,
+            }
+        )
+
+    def outage_ended(self, outage: OutageWindow, now: float) -> None:
+        """The outage window is over."""
+        self._outages.remove(outage)
+        self._emit(
+            {"seq": 0, "t": now, "event": FAULT_ENDED, "fault": outage.index, "kind": "outage"}
+        )
+
+    def active_outages(self) -> tuple[OutageWindow, ...]:
+        """The outage windows in force now."""
+        return tuple(self._outages)
+
+    def crash_fault(
+        self, index: int, workers: int, restart_after_s: float | None, now: float
+    ) -> None:
+        """Log the start of a worker-crash fault (the engine then crashes the victims)."""
+        self._emit(
+            {
+                "seq": 0,
+                "t": now,
+                "event": FAULT_STARTED,
+                "fault": index,
+                "kind": "worker_crash",
+                "workers": workers,
+                "restart_after": restart_after_s,
+            }
+        )
+
+    # -- accounting ------------------------------------------------------------
+
+    def is_drained(self) -> bool:
+        """Nothing ready, nothing waiting for a retry, nothing running."""
+        return not self.ready and not self.delayed and all(a is None for a in self.current)
+
+    def totals(self) -> dict[str, int]:
+        """The run's counters, as written in `run_finished`."""
+        return {
+            "submitted": self.submitted,
+            "succeeded": self.succeeded,
+            "dead_lettered": self.dead_lettered,
+            "pending": self.submitted - self.succeeded - self.dead_lettered,
+            "started": self.started,
+            "failed": self.failed,
+            "retried": self.retried,
+            "redelivered": self.redelivered,
+        }

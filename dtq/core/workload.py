@@ -1,0 +1,110 @@
+"""The workload of a scenario: every task and its arrival time, from the seed alone."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Iterator
+
+from dtq.core.draws import mix64, task_key
+from dtq.core.plan import Plan
+from dtq.core.task import Task
+from dtq.scenario.models import (
+    Arrival,
+    BurstArrival,
+    ConstantArrival,
+    PoissonArrival,
+    RampArrival,
+    Scenario,
+)
+
+
+def _poisson(spec: PoissonArrival, rng: random.Random) -> Iterator[float]:
+    t = spec.start + rng.expovariate(spec.rate)
+    while t < spec.until:
+        yield t
+        t += rng.expovariate(spec.rate)
+
+
+def _constant(spec: ConstantArrival) -> Iterator[float]:
+    gap = 1.0 / spec.rate
+    k = 0
+    while (t := spec.start + k * gap) < spec.until:
+        yield t
+        k += 1
+
+
+def _ramp(spec: RampArrival) -> Iterator[float]:
+    # The k-th arrival is where the integral of the rate reaches k:
+    # a*s + c*s^2 = k with c = (b - a) / (2 * window).
+    window = spec.until - spec.start
+    a, c = spec.start_rate, (spec.end_rate - spec.start_rate) / (2.0 * window)
+    k = 0
+    while True:
+        if c == 0:
+            s = k / a
+        else:
+            disc = a * a + 4.0 * c * k
+            if disc < 0:
+                return
+            s = (-a + math.sqrt(disc)) / (2.0 * c)
+        if s >= window:
+            return
+        yield spec.start + s
+        k += 1
+
+
+def _burst(spec: BurstArrival) -> Iterator[float]:
+    step = spec.over / spec.count
+    for k in range(spec.count):
+        yield spec.at + k * step
+
+
+def arrival_times(spec: Arrival, *, seed: int, stream: int) -> Iterator[float]:
+    """The arrival times of one `arrivals:` entry, in increasing order."""
+    if isinstance(spec, PoissonArrival):
+        return _poisson(spec, random.Random(mix64(seed ^ (stream + 1) * 0x2545F4914F6CDD1D)))
+    if isinstance(spec, ConstantArrival):
+        return _constant(spec)
+    if isinstance(spec, RampArrival):
+        return _ramp(spec)
+    return _burst(spec)
+
+
+def _labelled(spec: Arrival, *, seed: int, stream: int) -> Iterator[tuple[float, int, str]]:
+    task = spec.task
+    for t in arrival_times(spec, seed=seed, stream=stream):
+        yield t, stream, task
+
+
+def _merged(model: Scenario) -> Iterator[tuple[float, int, str]]:
+    streams = [_labelled(spec, seed=model.seed, stream=i) for i, spec in enumerate(model.arrivals)]
+    # Ties between streams break by the stream's place in the file: deterministic.
+    return heapq.merge(*streams)
+
+
+def iter_tasks(model: Scenario, plan: Plan) -> Iterator[tuple[float, Task]]:
+    """Every task of the scenario as (arrival time, task), in arrival order.
+
+    Ids number each task type from 1 in arrival order (`email-000001`), so the same
+    scenario and seed always give the same ids.
+    """
+    counters = dict.fromkeys(plan.kinds, 0)
+    seed = plan.seed
+    for t, _, name in _merged(model):
+        kind = plan.kinds[name]
+        number = counters[name] + 1
+        counters[name] = number
+        yield t, Task(f"{name}-{number:06d}", kind, task_key(seed, kind.index, number))
+
+
+def count_tasks(model: Scenario) -> int:
+    """How many tasks the workload submits (walks the arrival times, builds no tasks)."""
+    total = 0
+    for i, spec in enumerate(model.arrivals):
+        if isinstance(spec, BurstArrival):
+            total += spec.count
+        else:
+            total += sum(1 for _ in arrival_times(spec, seed=model.seed, stream=i))
+    return total

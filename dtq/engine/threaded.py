@@ -1,0 +1,302 @@
+"""The threaded engine: real worker threads on the real clock, driving the pure core.
+
+One lock guards the scheduler and the event sink, so the log's order is the order in
+which state changed. Two conditions share that lock: `_work` wakes idle workers,
+`_tick` wakes the clock thread (the caller's thread), which submits arrivals, starts and
+ends faults, restarts crashed workers and releases due retries, each at its time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from dtq.core.plan import CrashFault, Plan
+from dtq.core.scheduler import Scheduler
+from dtq.core.task import Attempt, Task
+from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fault_timeline
+from dtq.engine.common import stall_message
+from dtq.errors import RunStalled
+from dtq.events import STATUS_COMPLETED, STATUS_FAILED, STATUS_INTERRUPTED
+from dtq.sink import EventSink
+
+Execute = Callable[[Attempt], None]
+
+# The clock thread never sleeps longer than this, so a stop request is seen promptly.
+_POLL_S = 0.05
+# Arrivals submitted per lock hold: a huge burst must not starve the workers.
+_ARRIVAL_CHUNK = 2000
+
+
+class WorkerDied(Exception):
+    """Raised inside a worker thread to model a worker that dies mid-task."""
+
+
+class ThreadedEngine:
+    """Runs a plan with `workers` threads; `time_scale` 10 runs ten times faster than written."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        tasks: Iterator[tuple[float, Task]],
+        sink: EventSink,
+        *,
+        time_scale: float = 1.0,
+        execute: Execute | None = None,
+        grace_s: float = 1.0,
+        flush_interval_s: float = 0.1,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._tick = threading.Condition(self._lock)
+        self.sink = sink
+        self.sched = Scheduler(plan, sink.emit, workers=plan.workers)
+        self._plan = plan
+        self._tasks = tasks
+        self._scale = time_scale
+        self._execute = execute
+        self._grace_s = grace_s
+        self._flush_interval_s = flush_interval_s
+        self._t0 = 0.0
+        self._stop_requests = 0
+        self._stopping = False
+        self._failure: BaseException | None = None
+        self._generation = [0] * plan.workers
+        self._wakeups = [threading.Event() for _ in range(plan.workers)]
+        self._restarts: list[tuple[float, int]] = []
+        self._threads: list[threading.Thread] = []
+
+    # -- public ----------------------------------------------------------------
+
+    def now(self) -> float:
+        """Seconds since the start, on the scenario clock."""
+        return round((time.perf_counter() - self._t0) * self._scale, 6)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock that serialises changes to the scheduler and the sink."""
+        return self._lock
+
+    def totals(self) -> dict[str, int]:
+        """The scheduler's counters, as `run_finished` reports them."""
+        return self.sched.totals()
+
+    def stop_workers(self, now: float) -> None:
+        """Log every worker leaving the pool (the caller holds the lock)."""
+        for worker in range(len(self.sched.names)):
+            self.sched.worker_stopped(worker, now)
+
+    def request_stop(self) -> None:
+        """Ask the run to stop (safe from a signal handler: takes no lock)."""
+        self._stop_requests += 1
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The exception that stopped the run, if the scheduler failed."""
+        return self._failure
+
+    def run(self) -> str:
+        """Run to the end (or a stop request); returns the run status."""
+        self._t0 = time.perf_counter()
+        stop_flusher = threading.Event()
+        flusher = threading.Thread(target=self._flush_loop, args=(stop_flusher,), daemon=True)
+        with self._lock:
+            for worker in range(self._plan.workers):
+                self.sched.worker_started(worker, 0.0)
+                self._spawn(worker)
+        flusher.start()
+        try:
+            status = self._clock_loop()
+            if status == STATUS_INTERRUPTED:
+                self._grace()
+        finally:
+            self._shut_down()
+            stop_flusher.set()
+            flusher.join(timeout=5.0)
+        if self._failure is not None:
+            return STATUS_FAILED
+        return status
+
+    # -- the clock thread --------------------------------------------------------
+
+    def _clock_loop(self) -> str:
+        edges = fault_timeline(self._plan)
+        done_edges = 0
+        arrival = next(self._tasks, None)
+        sched = self.sched
+        with self._lock:
+            while True:
+                if self._failure is not None:
+                    return STATUS_FAILED
+                if self._stop_requests:
+                    return STATUS_INTERRUPTED
+                now = self.now()
+                woken = 0
+                while done_edges < len(edges) and edges[done_edges].t <= now:
+                    for worker in apply_fault_edge(sched, edges[done_edges], now):
+                        self._kill(worker, edges[done_edges].crash)
+                    done_edges += 1
+                while self._restarts and self._restarts[0][0] <= now:
+                    _, worker = heapq.heappop(self._restarts)
+                    sched.restart_worker(worker, now)
+                    self._spawn(worker)
+                    woken += 1
+                submitted = 0
+                while arrival is not None and arrival[0] <= now and submitted < _ARRIVAL_CHUNK:
+                    sched.submit(arrival[1], now)
+                    submitted += 1
+                    arrival = next(self._tasks, None)
+                woken += submitted + sched.release_due(now)
+                if woken:
+                    self._work.notify(woken)
+                if arrival is None and sched.is_drained():
+                    end_open_outages(sched, edges, done_edges, now)
+                    return STATUS_COMPLETED
+                if sched.ready and all(sched.down) and not self._restarts:
+                    self._failure = RunStalled(stall_message(sched))
+                    return STATUS_FAILED
+                if submitted >= _ARRIVAL_CHUNK:
+                    self._tick.wait(0)
+                    continue
+                self._tick.wait(self._sleep_s(now, arrival, edges, done_edges))
+
+    def _sleep_s(
+        self,
+        now: float,
+        arrival: tuple[float, Task] | None,
+        edges: list[FaultEdge],
+        done_edges: int,
+    ) -> float:
+        times = [self.sched.next_due()]
+        if arrival is not None:
+            times.append(arrival[0])
+        if done_edges < len(edges):
+            times.append(edges[done_edges].t)
+        if self._restarts:
+            times.append(self._restarts[0][0])
+        upcoming = [t for t in times if t is not None]
+        if not upcoming:
+            return _POLL_S
+        return max(0.0, min(_POLL_S, (min(upcoming) - now) / self._scale))
+
+    def _kill(self, worker: int, crash: CrashFault | None) -> None:
+        """A crash fault killed `worker`: end its thread and plan its restart."""
+        self._generation[worker] += 1
+        self._wakeups[worker].set()
+        # An idle victim waits on `_work`: wake everyone so it sees it is gone.
+        self._work.notify_all()
+        if crash is not None and crash.restart_after_s is not None:
+            heapq.heappush(self._restarts, (self.now() + crash.restart_after_s, worker))
+
+    # -- workers -----------------------------------------------------------------
+
+    def _spawn(self, worker: int) -> None:
+        self._generation[worker] += 1
+        wakeup = threading.Event()
+        self._wakeups[worker] = wakeup
+        thread = threading.Thread(
+            target=self._worker_loop,
+            args=(worker, self._generation[worker], wakeup),
+            name=self.sched.names[worker],
+            daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _worker_loop(self, worker: int, generation: int, wakeup: threading.Event) -> None:
+        try:
+            self._serve(worker, generation, wakeup)
+        except BaseException as exc:  # a bug in the scheduler: stop the run, never hang
+            with self._lock:
+                if self._failure is None:
+                    self._failure = exc
+                self._tick.notify()
+
+    def _serve(self, worker: int, generation: int, wakeup: threading.Event) -> None:
+        sched = self.sched
+        work = self._work
+        attempt: Attempt | None = None
+        while True:
+            with self._lock:
+                now = self.now()
+                if attempt is not None:
+                    sched.finish(attempt, now)
+                    if sched.delayed and sched.next_due() <= now:  # type: ignore[operator]
+                        work.notify(sched.release_due(now))
+                    if not sched.ready and sched.is_drained():
+                        self._tick.notify()
+                while True:
+                    if self._stopping or self._generation[worker] != generation:
+                        if sched.ready:
+                            work.notify()  # pass on a wake-up meant for a live worker
+                        return
+                    attempt = sched.start_next(worker, now)
+                    if attempt is not None:
+                        break
+                    work.wait()
+                    now = self.now()
+            if not self._run_attempt(attempt, wakeup):
+                return
+
+    def _run_attempt(self, attempt: Attempt, wakeup: threading.Event) -> bool:
+        """Execute outside the lock; False if the worker died meanwhile."""
+        if attempt.run_s > 0 and wakeup.wait(attempt.run_s / self._scale):
+            return False  # killed by a crash fault: the scheduler already failed the attempt
+        if self._execute is not None:
+            try:
+                self._execute(attempt)
+            except Exception as exc:
+                self._worker_raised(attempt, exc)
+                return False
+        return True
+
+    def _worker_raised(self, attempt: Attempt, exc: Exception) -> None:
+        """The task code raised: the worker dies, its task fails with `crash`, it restarts."""
+        worker = attempt.worker
+        with self._lock:
+            if self.sched.current[worker] is not attempt or self._stopping:
+                return
+            now = self.now()
+            self.sched.crash_worker(worker, now, f"worker raised {type(exc).__name__}: {exc}")
+            self._generation[worker] += 1
+            heapq.heappush(self._restarts, (now, worker))
+            self._tick.notify()
+
+    # -- stopping ------------------------------------------------------------------
+
+    def _grace(self) -> None:
+        """Let running attempts finish for a short while; a second stop request cuts it."""
+        requests = self._stop_requests
+        deadline = time.monotonic() + self._grace_s
+        with self._lock:
+            self._stopping = True
+            self._work.notify_all()
+            while any(a is not None for a in self.sched.current):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop_requests > requests or self._failure is not None:
+                    break
+                self._tick.wait(min(_POLL_S, left))
+
+    def _shut_down(self) -> None:
+        """Stop every worker; attempts still running stay pending in the log."""
+        with self._lock:
+            self._stopping = True
+            self.sched.closed = True
+            for wakeup in self._wakeups:
+                wakeup.set()
+            self._work.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=0.5)
+
+    def _flush_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self._flush_interval_s):
+            with self._lock:
+                try:
+                    self.sink.flush()
+                except BaseException as exc:  # a full disk: stop the run cleanly
+                    if self._failure is None:
+                        self._failure = exc
+                    self._tick.notify()
+                    return

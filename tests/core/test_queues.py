@@ -1,0 +1,56 @@
+"""Ready-queue order under each policy, and the delayed queue."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dtq.core.plan import TaskKind
+from dtq.core.queues import DelayedQueue, ReadyQueue
+from dtq.core.task import Task
+
+
+def _task(name: str, priority: int) -> Task:
+    kind = TaskKind(0, "job", priority, "constant", 0.0, 0.0, None, ())
+    return Task(name, kind, 0)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10), max_size=200))
+def test_priority_policy_pops_by_priority_then_arrival(priorities: list[int]) -> None:
+    """P1 before P10; equal priorities first-in first-out."""
+    queue = ReadyQueue(policy="priority")
+    for i, p in enumerate(priorities):
+        queue.push(_task(f"t{i}", p), 0.0)
+    popped = [queue.pop() for _ in priorities]
+    order = [(t.priority, int(t.id[1:])) for t in popped if t is not None]
+    assert order == sorted(order)
+    assert queue.pop() is None
+
+
+@given(st.lists(st.integers(min_value=1, max_value=10), max_size=200))
+def test_fifo_policy_ignores_priority(priorities: list[int]) -> None:
+    """fifo pops in arrival order whatever the priorities."""
+    queue = ReadyQueue(policy="fifo")
+    for i, p in enumerate(priorities):
+        queue.push(_task(f"t{i}", p), 0.0)
+    assert [t.id for t in iter(queue.pop, None)] == [f"t{i}" for i in range(len(priorities))]
+
+
+def test_aging_lets_an_old_low_priority_task_pass_new_high_priority_ones() -> None:
+    """A P10 task ready at 0 beats a P1 task ready more than 9 intervals later."""
+    queue = ReadyQueue(policy="aging", aging_interval_s=1.0)
+    queue.push(_task("old-p10", 10), 0.0)
+    queue.push(_task("new-p1", 1), 9.5)
+    queue.push(_task("newer-p1", 1), 8.5)
+    assert [t.id for t in iter(queue.pop, None)] == ["newer-p1", "old-p10", "new-p1"]
+
+
+def test_delayed_queue_releases_in_time_order_ties_by_insertion() -> None:
+    """pop_due returns due items by ready time, equal times in insertion order."""
+    delayed: DelayedQueue[str] = DelayedQueue()
+    for item, at in [("c", 3.0), ("a", 1.0), ("b", 1.0), ("d", 9.0)]:
+        delayed.push(item, at)
+    assert delayed.next_at() == 1.0
+    assert delayed.pop_due(3.0) == [(1.0, "a"), (1.0, "b"), (3.0, "c")]
+    assert len(delayed) == 1
+    assert delayed.pop_due(8.9) == []

@@ -1,0 +1,61 @@
+"""Shared test helpers: scenarios built in code, engines run into memory."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import orjson
+
+from dtq.core.plan import compile_plan
+from dtq.core.workload import iter_tasks
+from dtq.engine.virtual import VirtualEngine
+from dtq.scenario.models import Scenario
+from dtq.sink import EventSink
+
+Event = dict[str, Any]
+
+
+def scenario(**fields: Any) -> Scenario:
+    """A valid scenario: one task type `job` (P5) and a burst of 10, unless overridden."""
+    data: dict[str, Any] = {
+        "seed": 1,
+        "workers": 2,
+        "task_types": {"job": {"priority": 5, "duration": {"dist": "constant", "value": "10ms"}}},
+        "arrivals": [{"pattern": "burst", "task": "job", "count": 10}],
+    }
+    data.update(fields)
+    return Scenario.model_validate(data)
+
+
+class MemoryFile(io.BytesIO):
+    """A BytesIO whose contents survive close()."""
+
+    def close(self) -> None:
+        self.saved = self.getvalue()
+        super().close()
+
+
+def run_virtual(
+    model: Scenario, *, batch_size: int = 4096
+) -> tuple[str, list[Event], dict[str, int]]:
+    """Run `model` on the virtual engine; returns status, the events as read back, totals."""
+    file = MemoryFile()
+    sink = EventSink(file, batch_size=batch_size)
+    plan = compile_plan(model)
+    engine = VirtualEngine(plan, iter_tasks(model, plan), sink)
+    status = engine.run()
+    totals = engine.sched.totals()
+    sink.close()
+    events = [orjson.loads(line) for line in file.saved.splitlines()]
+    return status, events, totals
+
+
+def task_events(events: list[Event]) -> dict[str, list[Event]]:
+    """Each task's events, in log order."""
+    by_task: dict[str, list[Event]] = {}
+    for event in events:
+        task_id = event.get("task_id")
+        if task_id is not None and event["event"].startswith("task_"):
+            by_task.setdefault(task_id, []).append(event)
+    return by_task
