@@ -15,6 +15,8 @@ from dtq.errors import DtqError
 COMMAND_MODULES = (
     "dtq.commands.validate",
     "dtq.commands.schema",
+    "dtq.commands.replay",
+    "dtq.commands.report",
 )
 
 

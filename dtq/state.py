@@ -1,0 +1,525 @@
+"""The one reducer: `apply(state, event) -> state` turns the event stream into numbers.
+
+The live dashboard, replay, report, diff and verify all fold events through
+`RunState.apply`; nothing else in dtq derives a count from events. Folding is on the
+hot path (a replay of a million events, a dashboard fed by a busy engine), so each
+event costs one dict dispatch and a handful of field reads and increments: counters
+live per priority and per task type and the run totals are their sums.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dtq import events as ev
+
+Event = dict[str, Any]
+
+# Worker states shown in the workers table.
+IDLE = "idle"
+BUSY = "busy"
+CRASHED = "crashed"
+STOPPED = "stopped"
+
+THROUGHPUT_WINDOW_S = 5.0
+_BUCKET_GROWTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class WaitStats:
+    """Queue wait of one group of attempts, in seconds; nearest-rank percentiles."""
+
+    count: int
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+
+EMPTY_WAIT = WaitStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    """What `run_started` says about the run: scenario, seed, clock, workers, policy."""
+
+    scenario_name: str
+    seed: int | None
+    clock: str
+    time_scale: float
+    workers: int
+    backend: str
+    policy: str
+    max_attempts: int
+    expected_tasks: int
+    started_at: str
+    scenario_path: str
+    scenario_sha256: str
+    dtq: str
+    schema: int
+    scenario: dict[str, Any]
+
+    @classmethod
+    def from_event(cls, event: Event) -> RunMeta:
+        """Read the fields of a `run_started` event, tolerating missing ones."""
+        scenario = event.get("scenario")
+        return cls(
+            scenario_name=str(event.get("scenario_name", "")),
+            seed=event.get("seed"),
+            clock=str(event.get("clock", "")),
+            time_scale=float(event.get("time_scale") or 1.0),
+            workers=int(event.get("workers") or 0),
+            backend=str(event.get("backend", "")),
+            policy=str(event.get("policy", "")),
+            max_attempts=int(event.get("max_attempts") or 0),
+            expected_tasks=int(event.get("expected_tasks") or 0),
+            started_at=str(event.get("started_at", "")),
+            scenario_path=str(event.get("scenario_path", "")),
+            scenario_sha256=str(event.get("scenario_sha256", "")),
+            dtq=str(event.get("dtq", "")),
+            schema=int(event.get("schema") or 0),
+            scenario=scenario if isinstance(scenario, dict) else {},
+        )
+
+
+@dataclass(slots=True)
+class Counts:
+    """Task counters of one priority or one task type."""
+
+    submitted: int = 0
+    started: int = 0
+    succeeded: int = 0
+    dead_lettered: int = 0
+    failed: int = 0
+    retried: int = 0
+    redelivered: int = 0
+    queued: int = 0
+    retrying: int = 0
+
+
+@dataclass(slots=True)
+class WorkerRow:
+    """One worker: its state, the attempt it runs, and what it has done so far."""
+
+    name: str
+    state: str = IDLE
+    task_id: str | None = None
+    priority: int | None = None
+    attempt: int | None = None
+    since_t: float = 0.0
+    done: int = 0
+    failures: int = 0
+    busy_s: float = 0.0
+    crashes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DlqEntry:
+    """A dead-lettered task, as `task_dead_lettered` describes it."""
+
+    task_id: str
+    type: str
+    priority: int
+    reason: str
+    attempts: int
+    last_error: str
+    t: float
+    first_failed_t: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultInfo:
+    """A fault window from `fault_started` (kind, error, rate, tasks or workers)."""
+
+    index: int
+    kind: str
+    started_t: float
+    error: str | None
+    rate: float | None
+    tasks: tuple[str, ...] | None
+    workers: int | None
+    restart_after: float | None
+
+    @classmethod
+    def from_event(cls, event: Event) -> FaultInfo:
+        """Read the fields of a `fault_started` event."""
+        tasks = event.get("tasks")
+        return cls(
+            index=int(event.get("fault", -1)),
+            kind=str(event.get("kind", "")),
+            started_t=float(event["t"]),
+            error=event.get("error"),
+            rate=event.get("rate"),
+            tasks=tuple(tasks) if isinstance(tasks, list) else None,
+            workers=event.get("workers"),
+            restart_after=event.get("restart_after"),
+        )
+
+
+@dataclass(slots=True)
+class RunState:
+    """Everything the dashboard, replay and report know about a run, folded from events."""
+
+    meta: RunMeta | None = None
+    seq: int = 0
+    t: float = 0.0
+    by_priority: dict[int, Counts] = field(default_factory=dict)
+    by_type: dict[str, Counts] = field(default_factory=dict)
+    workers: dict[str, WorkerRow] = field(default_factory=dict)
+    dlq: dict[str, DlqEntry] = field(default_factory=dict)
+    active_faults: dict[int, FaultInfo] = field(default_factory=dict)
+    faults_seen: list[FaultInfo] = field(default_factory=list)
+    failures_by_error: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    finished: dict[str, Any] | None = None
+    waits_by_priority: dict[int, array[float]] = field(default_factory=dict)
+    waits_by_type: dict[str, array[float]] = field(default_factory=dict)
+    succeeded_per_s: array[int] = field(default_factory=lambda: array("q"))
+    _redelivered: set[str] = field(default_factory=set)
+    _redelivered_done: set[str] = field(default_factory=set)
+    _sorted_waits: dict[int | str, list[float]] = field(default_factory=dict)
+    _handlers: dict[str, Callable[[Event], None]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._handlers = {
+            ev.RUN_STARTED: self._on_run_started,
+            ev.RUN_FINISHED: self._on_run_finished,
+            ev.TASK_SUBMITTED: self._on_task_submitted,
+            ev.TASK_STARTED: self._on_task_started,
+            ev.TASK_SUCCEEDED: self._on_task_succeeded,
+            ev.TASK_FAILED: self._on_task_failed,
+            ev.TASK_RETRY_READY: self._on_task_retry_ready,
+            ev.TASK_DEAD_LETTERED: self._on_task_dead_lettered,
+            ev.TASK_REDELIVERED: self._on_task_redelivered,
+            ev.WORKER_STARTED: self._on_worker_idle,
+            ev.WORKER_RESTARTED: self._on_worker_restarted,
+            ev.WORKER_CRASHED: self._on_worker_crashed,
+            ev.WORKER_STOPPED: self._on_worker_stopped,
+            ev.FAULT_STARTED: self._on_fault_started,
+            ev.FAULT_ENDED: self._on_fault_ended,
+        }
+
+    # -- folding --------------------------------------------------------------------
+
+    def apply(self, event: Event) -> RunState:
+        """Fold one event into this state and return it; unknown event names are skipped."""
+        handler = self._handlers.get(event["event"])
+        if handler is not None:
+            self.seq = event["seq"]
+            self.t = event["t"]
+            handler(event)
+        return self
+
+    def apply_all(self, events: Iterable[Event]) -> RunState:
+        """Fold every event in order and return this state."""
+        handlers = self._handlers
+        for event in events:
+            handler = handlers.get(event["event"])
+            if handler is not None:
+                self.seq = event["seq"]
+                self.t = event["t"]
+                handler(event)
+        return self
+
+    # -- derived numbers ------------------------------------------------------------
+
+    @property
+    def submitted(self) -> int:
+        """Tasks submitted so far."""
+        return sum(c.submitted for c in self.by_priority.values())
+
+    @property
+    def succeeded(self) -> int:
+        """Tasks that ended in success (each task counted once)."""
+        return sum(c.succeeded for c in self.by_priority.values())
+
+    @property
+    def dead_lettered(self) -> int:
+        """Tasks that ended in the dead-letter queue."""
+        return sum(c.dead_lettered for c in self.by_priority.values())
+
+    @property
+    def queued(self) -> int:
+        """Tasks ready in the queue, not yet started."""
+        return sum(c.queued for c in self.by_priority.values())
+
+    @property
+    def retrying(self) -> int:
+        """Tasks waiting for a retry's backoff delay to pass."""
+        return sum(c.retrying for c in self.by_priority.values())
+
+    @property
+    def running(self) -> int:
+        """Attempts running on a worker right now."""
+        return sum(1 for w in self.workers.values() if w.state == BUSY)
+
+    @property
+    def finished_tasks(self) -> int:
+        """Tasks that reached an end: succeeded or dead-lettered."""
+        return self.succeeded + self.dead_lettered
+
+    @property
+    def status(self) -> str:
+        """`run_finished`'s status, else `running` once started, else `waiting`."""
+        if self.finished is not None:
+            return str(self.finished.get("status", "finished"))
+        return "running" if self.meta is not None else "waiting"
+
+    @property
+    def elapsed_s(self) -> float:
+        """Scenario-clock seconds the run took (from `run_finished`), else the last event's t."""
+        if self.finished is not None and isinstance(self.finished.get("elapsed_s"), int | float):
+            return float(self.finished["elapsed_s"])
+        return float(self.t)
+
+    def totals(self) -> dict[str, int]:
+        """The run totals, with exactly the keys and meaning of `run_finished.totals`."""
+        counts = self.by_priority.values()
+        submitted = sum(c.submitted for c in counts)
+        succeeded = sum(c.succeeded for c in counts)
+        dead_lettered = sum(c.dead_lettered for c in counts)
+        return {
+            "submitted": submitted,
+            "succeeded": succeeded,
+            "dead_lettered": dead_lettered,
+            "pending": submitted - succeeded - dead_lettered,
+            "started": sum(c.started for c in counts),
+            "failed": sum(c.failed for c in counts),
+            "retried": sum(c.retried for c in counts),
+            "redelivered": sum(c.redelivered for c in counts),
+        }
+
+    def priorities(self) -> list[int]:
+        """Every priority seen in the scenario or in the events, highest (1) first."""
+        found = set(self.by_priority)
+        if self.meta is not None:
+            for spec in self.meta.scenario.get("task_types", {}).values():
+                if isinstance(spec, dict) and isinstance(spec.get("priority"), int):
+                    found.add(spec["priority"])
+        return sorted(found)
+
+    def throughput(self, window_s: float = THROUGHPUT_WINDOW_S) -> float:
+        """Successes per second over the last `window_s` seconds of event time."""
+        if self.t <= 0:
+            return 0.0
+        end = int(self.t)
+        start = max(0, end - max(1, int(window_s)) + 1)
+        done = sum(self.succeeded_per_s[start : end + 1])
+        return done / max(self.t - start, 1e-9)
+
+    def throughput_history(self) -> list[int]:
+        """Successes in each whole second of event time, the current partial second last."""
+        return self.succeeded_per_s[: int(self.t) + 1].tolist()
+
+    def wait_stats(self, key: int | str) -> WaitStats:
+        """Wait stats of a priority (int) or a task type (str): count, mean, p50/p95/p99, max."""
+        values = self.waits_by_priority.get(key) if isinstance(key, int) else None
+        if isinstance(key, str):
+            values = self.waits_by_type.get(key)
+        if not values:
+            return EMPTY_WAIT
+        ordered = self._sorted(key, values)
+        return WaitStats(
+            count=len(ordered),
+            mean=math.fsum(values) / len(values),
+            p50=nearest_rank(ordered, 50),
+            p95=nearest_rank(ordered, 95),
+            p99=nearest_rank(ordered, 99),
+            max=ordered[-1],
+        )
+
+    def _sorted(self, key: int | str, values: array[float]) -> list[float]:
+        # Waits only grow, so sorting the cached run plus the new tail is a timsort merge.
+        ordered = self._sorted_waits.setdefault(key, [])
+        if len(ordered) < len(values):
+            ordered.extend(values[len(ordered) :])
+            ordered.sort()
+        return ordered
+
+    # -- handlers -------------------------------------------------------------------
+
+    def _counts(self, priority: int, task_type: str) -> tuple[Counts, Counts]:
+        by_p = self.by_priority.get(priority)
+        if by_p is None:
+            by_p = self.by_priority[priority] = Counts()
+        by_t = self.by_type.get(task_type)
+        if by_t is None:
+            by_t = self.by_type[task_type] = Counts()
+        return by_p, by_t
+
+    def _worker(self, name: str) -> WorkerRow:
+        row = self.workers.get(name)
+        if row is None:
+            row = self.workers[name] = WorkerRow(name)
+        return row
+
+    def _on_run_started(self, event: Event) -> None:
+        self.meta = RunMeta.from_event(event)
+
+    def _on_run_finished(self, event: Event) -> None:
+        self.finished = dict(event)
+        self.active_faults.clear()  # whatever was still in force ended with the run
+
+    def _on_task_submitted(self, event: Event) -> None:
+        by_p, by_t = self._counts(event["priority"], event["type"])
+        by_p.submitted += 1
+        by_p.queued += 1
+        by_t.submitted += 1
+        by_t.queued += 1
+
+    def _on_task_started(self, event: Event) -> None:
+        priority = event["priority"]
+        task_type = event["type"]
+        task_id = event["task_id"]
+        by_p, by_t = self._counts(priority, task_type)
+        by_p.started += 1
+        by_p.queued -= 1
+        by_t.started += 1
+        by_t.queued -= 1
+        row = self._worker(event["worker"])
+        row.state = BUSY
+        row.task_id = task_id
+        row.priority = priority
+        row.attempt = event["attempt"]
+        row.since_t = event["t"]
+        wait_s = event["wait_s"]
+        waits = self.waits_by_priority.get(priority)
+        if waits is None:
+            waits = self.waits_by_priority[priority] = array("d")
+        waits.append(wait_s)
+        waits = self.waits_by_type.get(task_type)
+        if waits is None:
+            waits = self.waits_by_type[task_type] = array("d")
+        waits.append(wait_s)
+        if task_id in self._redelivered_done:
+            self.duplicates += 1
+
+    def _finish_attempt(self, event: Event) -> WorkerRow:
+        row = self._worker(event["worker"])
+        row.busy_s += event["run_s"]
+        if row.task_id == event["task_id"]:
+            row.task_id = row.priority = row.attempt = None
+            if row.state == BUSY:
+                row.state = IDLE
+        return row
+
+    def _on_task_succeeded(self, event: Event) -> None:
+        self._finish_attempt(event).done += 1
+        task_id = event["task_id"]
+        if self._redelivered and task_id in self._redelivered:
+            if task_id in self._redelivered_done:
+                return  # a duplicate run after a lost lease: the task already ended
+            self._redelivered_done.add(task_id)
+        by_p, by_t = self._counts(event["priority"], event["type"])
+        by_p.succeeded += 1
+        by_t.succeeded += 1
+        second = int(event["t"])
+        buckets = self.succeeded_per_s
+        if second >= len(buckets):
+            buckets.frombytes(bytes(8 * (second + _BUCKET_GROWTH - len(buckets))))
+        buckets[second] += 1
+
+    def _on_task_failed(self, event: Event) -> None:
+        self._finish_attempt(event).failures += 1
+        by_p, by_t = self._counts(event["priority"], event["type"])
+        by_p.failed += 1
+        by_t.failed += 1
+        if event["will_retry"]:
+            by_p.retried += 1
+            by_p.retrying += 1
+            by_t.retried += 1
+            by_t.retrying += 1
+        error = event["error"]
+        self.failures_by_error[error] = self.failures_by_error.get(error, 0) + 1
+
+    def _on_task_retry_ready(self, event: Event) -> None:
+        by_p, by_t = self._counts(event["priority"], event["type"])
+        by_p.retrying -= 1
+        by_p.queued += 1
+        by_t.retrying -= 1
+        by_t.queued += 1
+
+    def _on_task_dead_lettered(self, event: Event) -> None:
+        priority = event["priority"]
+        task_type = event["type"]
+        by_p, by_t = self._counts(priority, task_type)
+        by_p.dead_lettered += 1
+        by_t.dead_lettered += 1
+        task_id = event["task_id"]
+        self.dlq[task_id] = DlqEntry(
+            task_id=task_id,
+            type=task_type,
+            priority=priority,
+            reason=event["reason"],
+            attempts=event["attempts"],
+            last_error=event["last_error"],
+            t=event["t"],
+            first_failed_t=event.get("first_failed_t"),
+        )
+
+    def _on_task_redelivered(self, event: Event) -> None:
+        by_p, by_t = self._counts(event["priority"], event["type"])
+        by_p.redelivered += 1
+        by_p.queued += 1
+        by_t.redelivered += 1
+        by_t.queued += 1
+        task_id = event["task_id"]
+        self._redelivered.add(task_id)
+        lost = self.workers.get(event.get("lost_worker") or "")
+        if lost is not None and lost.task_id == task_id:
+            lost.task_id = lost.priority = lost.attempt = None
+            if lost.state == BUSY:
+                lost.state = IDLE
+
+    def _on_worker_idle(self, event: Event) -> None:
+        row = self._worker(event["worker"])
+        row.state = IDLE
+        row.task_id = row.priority = row.attempt = None
+
+    def _on_worker_restarted(self, event: Event) -> None:
+        self._on_worker_idle(event)
+        # A worker_crash fault may have no fault_ended: it is over once no worker is down.
+        if not any(w.state == CRASHED for w in self.workers.values()):
+            for index, fault in list(self.active_faults.items()):
+                if fault.kind == "worker_crash":
+                    del self.active_faults[index]
+
+    def _on_worker_crashed(self, event: Event) -> None:
+        row = self._worker(event["worker"])
+        row.state = CRASHED
+        row.crashes += 1
+        row.task_id = row.priority = row.attempt = None
+
+    def _on_worker_stopped(self, event: Event) -> None:
+        row = self._worker(event["worker"])
+        row.state = STOPPED
+        row.task_id = row.priority = row.attempt = None
+
+    def _on_fault_started(self, event: Event) -> None:
+        fault = FaultInfo.from_event(event)
+        self.active_faults[fault.index] = fault
+        self.faults_seen.append(fault)
+
+    def _on_fault_ended(self, event: Event) -> None:
+        self.active_faults.pop(int(event.get("fault", -1)), None)
+
+
+def nearest_rank(ordered: list[float], percent: int) -> float:
+    """The nearest-rank percentile of sorted values: the value at rank ceil(p/100 * n)."""
+    rank = -(-percent * len(ordered) // 100)
+    return ordered[max(rank, 1) - 1]
+
+
+def apply(state: RunState, event: Event) -> RunState:
+    """Fold one event into `state` and return it (the reducer's functional spelling)."""
+    return state.apply(event)
+
+
+def fold(events: Iterable[Event], state: RunState | None = None) -> RunState:
+    """Fold every event into `state` (a new one by default) and return it."""
+    return (state if state is not None else RunState()).apply_all(events)
