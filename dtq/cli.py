@@ -13,6 +13,7 @@ from dtq.errors import DtqError
 # Each module defines `register(subparsers)`, which adds its parser and sets
 # `handler=<callable(args) -> int>` as a default.
 COMMAND_MODULES = (
+    "dtq.commands.run",
     "dtq.commands.validate",
     "dtq.commands.schema",
     "dtq.commands.replay",

@@ -298,6 +298,12 @@ class Scheduler:
             {"seq": 0, "t": now, "event": FAULT_ENDED, "fault": outage.index, "kind": "outage"}
         )
 
+    def crash_fault_ended(self, index: int, now: float) -> None:
+        """A worker-crash fault has done its damage (its victims restart on their own)."""
+        self._emit(
+            {"seq": 0, "t": now, "event": FAULT_ENDED, "fault": index, "kind": "worker_crash"}
+        )
+
     def active_outages(self) -> tuple[OutageWindow, ...]:
         """The outage windows in force now."""
         return tuple(self._outages)

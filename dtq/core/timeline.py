@@ -45,6 +45,8 @@ def apply_fault_edge(sched: Scheduler, edge: FaultEdge, now: float) -> list[int]
     victims = sched.pick_crash_victims(crash.workers)
     for worker in victims:
         sched.crash_worker(worker, now, f"worker killed by fault {crash.index} (worker_crash)")
+    # The crash itself is instantaneous; restarts are events of their own.
+    sched.crash_fault_ended(crash.index, now)
     return victims
 
 

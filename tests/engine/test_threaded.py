@@ -86,22 +86,52 @@ def test_threaded_and_virtual_engines_agree_on_the_dlq(tmp_path: Path) -> None:
 
 
 def test_a_crashed_worker_loses_no_task(tmp_path: Path) -> None:
-    """A worker_crash fault fails the victims' attempts with `crash`; they are retried."""
+    """A worker_crash fault fails each busy victim's attempt with `crash`; it is retried.
+
+    Which workers are busy at the crash depends on thread timing, so this checks what holds
+    at any timing: every task taken from a crashed worker fails with `crash`, is retried and
+    ends; the exact counts are checked on the virtual clock below. Tasks are long (500ms)
+    against the crash time (250ms), so the victims are busy unless the process is starved.
+    """
     scenario = _load(
         tmp_path,
-        task_types={"job": {"duration": {"dist": "constant", "value": "50ms"}}},
-        arrivals=[{"pattern": "burst", "task": "job", "count": 40}],
-        faults=[{"kind": "worker_crash", "at": "60ms", "workers": 2, "restart_after": "100ms"}],
+        task_types={"job": {"duration": {"dist": "constant", "value": "500ms"}}},
+        arrivals=[{"pattern": "burst", "task": "job", "count": 8}],
+        faults=[{"kind": "worker_crash", "at": "250ms", "workers": 2, "restart_after": "100ms"}],
         retry={"max_attempts": 3, "base_delay": "10ms"},
-        time_scale=5,
+        time_scale=1,
     )
     outcome = runner.run(scenario, log_path=tmp_path / "log.jsonl")
     events = _events(tmp_path / "log.jsonl")
     names = [e["event"] for e in events]
     assert outcome.status == "completed"
     assert names.count("worker_crashed") == 2 and names.count("worker_restarted") == 2
+    taken = [e["task_id"] for e in events if e["event"] == "worker_crashed" and e["task_id"]]
     crashes = [e for e in events if e["event"] == "task_failed" and e["error"] == "crash"]
-    assert len(crashes) == 2 and all(e["will_retry"] for e in crashes)
+    assert taken, "the victims should have been busy 250ms into 500ms tasks"
+    assert [e["task_id"] for e in crashes] == taken
+    assert all(e["will_retry"] for e in crashes)
+    assert outcome.totals["succeeded"] == 8 and outcome.totals["pending"] == 0
+
+
+def test_crash_fault_on_the_virtual_clock_is_exact(tmp_path: Path) -> None:
+    """On the virtual clock the victims are the two lowest busy workers, at exactly `at`."""
+    scenario = _load(
+        tmp_path,
+        clock="virtual",
+        task_types={"job": {"duration": {"dist": "constant", "value": "50ms"}}},
+        arrivals=[{"pattern": "burst", "task": "job", "count": 40}],
+        faults=[{"kind": "worker_crash", "at": "60ms", "workers": 2, "restart_after": "100ms"}],
+        retry={"max_attempts": 3, "base_delay": "10ms"},
+    )
+    outcome = runner.run(scenario, log_path=tmp_path / "log.jsonl")
+    events = _events(tmp_path / "log.jsonl")
+    crashed = [e for e in events if e["event"] == "worker_crashed"]
+    assert [(e["worker"], e["t"]) for e in crashed] == [("w01", 0.06), ("w02", 0.06)]
+    crashes = [e for e in events if e["event"] == "task_failed" and e["error"] == "crash"]
+    assert [e["task_id"] for e in crashes] == [e["task_id"] for e in crashed]
+    restarted = [(e["worker"], e["t"]) for e in events if e["event"] == "worker_restarted"]
+    assert restarted == [("w01", 0.16), ("w02", 0.16)]
     assert outcome.totals["succeeded"] == 40 and outcome.totals["pending"] == 0
 
 

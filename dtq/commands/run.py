@@ -1,0 +1,95 @@
+"""`dtq run SCENARIO`: run a scenario with the live dashboard, write its event log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from dtq.dashboard import render_summary
+from dtq.engine import runner
+from dtq.errors import UsageError
+from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED
+from dtq.expect import evaluate
+from dtq.live import make_display
+from dtq.scenario import LoadedScenario, load_scenario
+
+
+def register(subparsers: Any) -> None:
+    """Add `dtq run` to the command line."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run a scenario and write its event log",
+        description="Run a scenario: live dashboard on a terminal, plain progress otherwise.",
+    )
+    add_run_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `dtq run` (shared with run_scenario.py)."""
+    parser.add_argument("scenario", metavar="SCENARIO", help="scenario file (YAML)")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--clock", choices=("real", "virtual"), help="override the clock")
+    parser.add_argument(
+        "--time-scale", type=float, metavar="X", help="real clock: run X times faster than written"
+    )
+    parser.add_argument("--workers", type=int, metavar="N", help="override the worker count")
+    parser.add_argument("--backend", metavar="URL", help="memory or redis://HOST:PORT/DB")
+    parser.add_argument("--log", type=Path, metavar="PATH", help="where to write the event log")
+    parser.add_argument("--plain", action="store_true", help="plain progress lines, no dashboard")
+    parser.add_argument("--quiet", action="store_true", help="no progress at all, only the summary")
+    parser.add_argument(
+        "--refresh", type=float, default=4.0, metavar="N", help="dashboard refreshes per second"
+    )
+
+
+def resolve(args: argparse.Namespace) -> LoadedScenario:
+    """Load the scenario named on the command line, with the flags' overrides."""
+    if args.refresh <= 0:
+        raise UsageError(f"--refresh: must be above 0 (got {args.refresh:g})")
+    return load_scenario(args.scenario).with_overrides(
+        seed=args.seed,
+        clock=args.clock,
+        time_scale=args.time_scale,
+        workers=args.workers,
+        backend=args.backend,
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run, print the summary and expectations; exit 0, 1 (expectation/failed), 130."""
+    scenario = resolve(args)
+    log_path: Path = args.log or runner.default_log_path(scenario.name)
+    console = Console()
+    display = make_display(
+        console=console, plain=args.plain, quiet=args.quiet, refresh_per_second=args.refresh
+    )
+    display.start()
+    try:
+        outcome = runner.run(scenario, log_path=log_path, observers=[display.on_events])
+    finally:
+        display.stop()
+    state = display.state
+    console.print(render_summary(state))
+    if outcome.status == STATUS_FAILED:  # before the totals: a full disk drops a batch
+        console.print(f"event log: {outcome.log_path}")
+        print(f"dtq: the run failed: {outcome.error}", file=sys.stderr)
+        return 1
+    if state.totals() != outcome.totals:
+        console.print(
+            "[bold red]bug:[/] the totals folded from the event stream differ from the "
+            f"scheduler's: {state.totals()} != {outcome.totals}; please report this with the log"
+        )
+        return 1
+    console.print(f"event log: {outcome.log_path}")
+    checks = evaluate(scenario.model.expect, state)
+    for check in checks:
+        console.print(f"  {check.line()}", highlight=False)
+    if outcome.status == STATUS_INTERRUPTED:
+        console.print(f"interrupted: {outcome.totals['pending']} tasks still pending (in the log)")
+        return 130
+    return 0 if all(check.passed for check in checks) else 1
