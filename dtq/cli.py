@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "dtq.commands.schema",
     "dtq.commands.replay",
     "dtq.commands.report",
+    "dtq.commands.diff",
+    "dtq.commands.check",
 )
 
 

@@ -1,0 +1,198 @@
+"""`dtq diff A B`: compare the DLQ, totals, metrics and settings of two runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from rich.console import Console
+
+from dtq.baseline import (
+    KIND_LOG,
+    KIND_SCENARIO,
+    Outcome,
+    baseline_outcome,
+    is_baseline,
+    outcome_from_state,
+    simulate,
+)
+from dtq.diff import FAIL_ON, build_diff, is_failure, render_markdown, render_text
+from dtq.errors import UsageError
+from dtq.logread import fold
+from dtq.scenario import load_scenario
+
+_SCENARIO_SUFFIXES = (".yaml", ".yml")
+_SNIFF_LIMIT_BYTES = 5 * 1024 * 1024
+"""Files larger than this are not parsed whole to guess their kind (a scenario's cap too)."""
+
+
+def register(subparsers: Any) -> None:
+    """Add `dtq diff` to the command line."""
+    parser = subparsers.add_parser(
+        "diff",
+        help="compare the DLQ and metrics of two runs (logs, baselines or scenarios)",
+        description=(
+            "Compare two runs: DLQ entries only in A, only in B or changed; DLQ counts by "
+            "reason, priority and type; totals; per-priority wait, throughput and success "
+            "rate; and the settings that differ. A and B are event logs (.jsonl), baselines "
+            "(baselines/<name>.json) or scenario files (.yaml), which run on the virtual clock."
+        ),
+    )
+    parser.add_argument("a", type=Path, metavar="A", help="log, baseline or scenario")
+    parser.add_argument("b", type=Path, metavar="B", help="log, baseline or scenario")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="text tables (default), JSON (docs/diff-json.md) or GitHub markdown",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="dlq",
+        help="exit 1 when the DLQ differs (default), when a per-priority metric moves more "
+        "than --tolerance, or never",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=10.0,
+        metavar="PCT",
+        help="--fail-on metrics: the relative change allowed, in percent (default 10)",
+    )
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="run scenario files with this seed, not their own"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Compare and print; 0 no counted difference, 1 a difference, 2 bad input."""
+    tolerance: float = args.tolerance
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise UsageError(f"--tolerance: must be a percentage of 0 or more (got {tolerance:g})")
+    side_a, side_b = load_sides(args.a, args.b, seed=args.seed)
+    if args.fail_on == "metrics":
+        for side in (side_a, side_b):
+            if side.metrics is None:
+                raise UsageError(
+                    f"--fail-on metrics: {side.source} is a baseline, which holds no wait "
+                    "times; diff an event log or the scenario file instead"
+                )
+    diff = build_diff(side_a, side_b, tolerance_pct=tolerance)
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(diff, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(diff))
+    else:
+        Console(highlight=False).print(render_text(diff))
+    return 1 if is_failure(diff, args.fail_on) else 0
+
+
+def load_side(path: Path, *, seed: int | None = None) -> Outcome:
+    """The outcome a log, a baseline or a scenario (run on the virtual clock) describes."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file; {_KINDS}")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; {_KINDS}")
+    if path.suffix.lower() in _SCENARIO_SUFFIXES:
+        return _scenario_side(path, seed)
+    head = _first_line(path)
+    if path.suffix.lower() == ".jsonl" or _is_event(head):
+        return _log_side(path)
+    if _is_small(path):
+        data = _json_or_none(path)
+        if is_baseline(data):
+            return baseline_outcome(data, source=str(path))
+        if _is_scenario_text(path):
+            return _scenario_side(path, seed)
+    raise UsageError(f"{path}: not an event log, a baseline or a scenario; {_KINDS}")
+
+
+_KINDS = (
+    "give an event log (logs/*.jsonl), a baseline (baselines/<name>.json) "
+    "or a scenario file (scenarios/*.yaml)"
+)
+
+
+def load_sides(a: Path, b: Path, *, seed: int | None = None) -> tuple[Outcome, Outcome]:
+    """Both sides; the same scenario named twice is run once."""
+    side_a = load_side(a, seed=seed)
+    same_scenario = side_a.kind == KIND_SCENARIO and a.resolve() == b.resolve()
+    if same_scenario:
+        return side_a, side_a
+    return side_a, load_side(b, seed=seed)
+
+
+def _scenario_side(path: Path, seed: int | None) -> Outcome:
+    state = simulate(load_scenario(path), seed=seed)
+    return outcome_from_state(state, source=str(path), kind=KIND_SCENARIO)
+
+
+def _log_side(path: Path) -> Outcome:
+    state, reader = fold(path)
+    notes = list(reader.warnings)
+    if state.meta is None:
+        notes.append(f"{path}: no run_started event: the scenario and its settings are unknown")
+    if state.finished is None:
+        notes.append(f"{path}: no run_finished event: the run did not end cleanly")
+    elif state.status != "completed":
+        notes.append(f"{path}: the run ended {state.status}: its pending tasks are not compared")
+    if state.meta is not None and state.meta.clock == "real" and _has_outage(state.meta.scenario):
+        notes.append(
+            f"{path}: real clock with an outage window: which attempts fell inside it depends "
+            "on timing, so this DLQ can differ from run to run (the virtual clock is exact)"
+        )
+    return outcome_from_state(state, source=str(path), kind=KIND_LOG, notes=tuple(notes))
+
+
+def _has_outage(scenario: dict[str, Any]) -> bool:
+    faults = scenario.get("faults")
+    return isinstance(faults, list) and any(
+        isinstance(fault, dict) and fault.get("kind") == "outage" for fault in faults
+    )
+
+
+def _is_small(path: Path) -> bool:
+    """Baselines and scenarios are kilobytes: anything huge is not worth parsing whole."""
+    try:
+        return path.stat().st_size <= _SNIFF_LIMIT_BYTES
+    except OSError:
+        return False
+
+
+def _first_line(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.readline(1 << 20)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _is_event(line: bytes) -> bool:
+    try:
+        data = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and "event" in data and "seq" in data
+
+
+def _json_or_none(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _is_scenario_text(path: Path) -> bool:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, RecursionError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "task_types" in data and "arrivals" in data
