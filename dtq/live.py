@@ -153,6 +153,9 @@ class LiveDisplay(FoldingDisplay):
         # auto_refresh off: only our thread draws, right after it folds.
         self._live = Live(console=self.console, auto_refresh=False, transient=False)
         self._live.start()
+        # Draw the first frame here, before the engine starts: it pays for rich's lazy
+        # imports and first layout, which would otherwise hold the GIL during the run.
+        self._show(final=False)
         super().start()
 
     def _frame(self) -> RenderableType:
