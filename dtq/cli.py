@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "dtq.commands.report",
     "dtq.commands.diff",
     "dtq.commands.check",
+    "dtq.commands.verify",
 )
 
 

@@ -25,6 +25,13 @@ class LogFormatError(DtqError):
     """An event log that cannot be read: names the file and line."""
 
 
+class MalformedEvent(LogFormatError):
+    """An event whose name is known but whose fields the reducer cannot read.
+
+    The reducer raises it without a position; the log readers add `path:line:`.
+    """
+
+
 class BackendError(DtqError):
     """A queue backend (Redis) that failed or cannot be reached."""
 

@@ -7,7 +7,9 @@ below). A reader skips names it does not know.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
+
+Event = dict[str, Any]
 
 SCHEMA_VERSION: Final = 1
 
@@ -62,3 +64,67 @@ REASON_LOST: Final = "lost"
 STATUS_COMPLETED: Final = "completed"
 STATUS_INTERRUPTED: Final = "interrupted"
 STATUS_FAILED: Final = "failed"
+
+# -- the fields each event needs --------------------------------------------------------
+
+_NUMBER: Final = "number"
+_TASK: Final = {"task_id": str, "type": str, "priority": int}
+# The fields each known event needs, as the reducer and `dtq verify` read them.
+REQUIRED_FIELDS: Final[dict[str, dict[str, Any]]] = {
+    RUN_STARTED: {},
+    RUN_FINISHED: {"status": str, "totals": dict},
+    TASK_SUBMITTED: _TASK,
+    TASK_STARTED: {**_TASK, "attempt": int, "worker": str, "wait_s": _NUMBER},
+    TASK_SUCCEEDED: {**_TASK, "attempt": int, "worker": str, "run_s": _NUMBER},
+    TASK_FAILED: {
+        **_TASK,
+        "attempt": int,
+        "worker": str,
+        "error": str,
+        "will_retry": bool,
+        "run_s": _NUMBER,
+    },
+    TASK_RETRY_READY: {**_TASK, "attempt": int},
+    TASK_DEAD_LETTERED: {**_TASK, "reason": str, "attempts": int, "last_error": str},
+    TASK_REDELIVERED: _TASK,
+    WORKER_STARTED: {"worker": str},
+    WORKER_CRASHED: {"worker": str},
+    WORKER_RESTARTED: {"worker": str},
+    WORKER_STOPPED: {"worker": str},
+    FAULT_STARTED: {"fault": int, "kind": str},
+    FAULT_ENDED: {"fault": int},
+}
+
+
+_KIND_WORDS: Final[dict[Any, str]] = {
+    _NUMBER: "a number",
+    int: "an integer",
+    str: "a string",
+    bool: "true or false",
+    dict: "an object",
+}
+# The same table as exact types, for the check every line passes (bool is not an int here).
+_TYPES: Final = {_NUMBER: frozenset({int, float}), int: frozenset({int})}
+_FAST_FIELDS: Final = {
+    name: tuple((key, _TYPES.get(kind, frozenset({kind}))) for key, kind in required.items())
+    for name, required in REQUIRED_FIELDS.items()
+}
+
+
+def field_problem(event: Event) -> str | None:
+    """What keeps a known event from being read (a missing or mistyped field), or None."""
+    fields = _FAST_FIELDS.get(event["event"])
+    if fields:
+        get = event.get
+        for key, types in fields:
+            if type(get(key)) not in types:
+                return _describe_field_problem(event, key)
+    return None
+
+
+def _describe_field_problem(event: Event, key: str) -> str:
+    name = event["event"]
+    required = REQUIRED_FIELDS[name]
+    if key not in event:
+        return f"{name} has no {key!r} field (it needs {', '.join(required)})"
+    return f"{name}: {key!r} must be {_KIND_WORDS[required[key]]} (got {event[key]!r})"

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from dtq.errors import LogFormatError
+from dtq.errors import LogFormatError, MalformedEvent
 from dtq.state import RunState
 
 Event = dict[str, Any]
@@ -28,6 +28,7 @@ class LogReader:
         self.path = Path(path)
         self.warnings: list[str] = []
         self.truncated = False
+        self.line = 0  # the line of the event last yielded, for errors found downstream
 
     def iter_events(self) -> Iterator[tuple[int, Event]]:
         """Yield `(line number, event)` for every line; raise `LogFormatError` on a bad one."""
@@ -67,7 +68,12 @@ class LogReader:
                 ) from None
             if not _is_event(event):
                 raise LogFormatError(f"{self.path}:{number}: {_problem(event)}")
+            self.line = number
             yield number, event
+
+    def located(self, exc: MalformedEvent) -> LogFormatError:
+        """`exc`, raised by the reducer on the event last read, with its file and line."""
+        return LogFormatError(f"{self.path}:{self.line}: {exc}")
 
     def _note_truncated(self, number: int) -> None:
         self.truncated = True
@@ -126,4 +132,7 @@ def fold(path: str | Path, *, until_t: float | None = None) -> tuple[RunState, L
     events: Iterator[Event] = (event for _, event in reader.iter_events())
     if until_t is not None:
         events = itertools.takewhile(lambda event: event["t"] <= until_t, events)
-    return RunState().apply_all(events), reader
+    try:
+        return RunState().apply_all(events), reader
+    except MalformedEvent as exc:
+        raise reader.located(exc) from None

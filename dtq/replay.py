@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.live import Live
 
 from dtq.dashboard import progress_line, render_dashboard, summary_lines
-from dtq.errors import UsageError
+from dtq.errors import MalformedEvent, UsageError
 from dtq.logread import LogReader
 from dtq.state import RunState
 
@@ -388,11 +388,14 @@ def replay(
     reader = LogReader(options.path)
     events = (event for _, event in reader.iter_events())
     plain = options.plain or not console.is_terminal
-    if options.final:
-        state = fold_until(events, options.until)
-        print_final(state, console=console, plain=plain)
-    else:
-        state = _paced(options, events, console=console, plain=plain, stdin=stdin)
+    try:
+        if options.final:
+            state = fold_until(events, options.until)
+            print_final(state, console=console, plain=plain)
+        else:
+            state = _paced(options, events, console=console, plain=plain, stdin=stdin)
+    except MalformedEvent as exc:
+        raise reader.located(exc) from None
     for message in reader.warnings:
         (warn or _warn_stderr)(message)
     return state

@@ -65,6 +65,9 @@ def open_log(path: Path) -> IO[bytes]:
         return path.open("wb")
     except OSError as exc:
         reason = exc.strerror or str(exc)
+        blocker = next((p for p in path.parents if p.is_file()), None)
+        if blocker is not None:
+            reason = f"{blocker} is a file, not a folder"
         raise UsageError(
             f"cannot write the event log at {path}: {reason}; pass --log PATH to write it elsewhere"
         ) from exc

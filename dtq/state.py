@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dtq import events as ev
+from dtq.errors import MalformedEvent
 
 Event = dict[str, Any]
 
@@ -212,7 +213,10 @@ class RunState:
         if handler is not None:
             self.seq = event["seq"]
             self.t = event["t"]
-            handler(event)
+            try:
+                handler(event)
+            except _UNREADABLE as exc:
+                raise malformed(event, exc) from None
         return self
 
     def apply_all(self, events: Iterable[Event]) -> RunState:
@@ -223,7 +227,10 @@ class RunState:
             if handler is not None:
                 self.seq = event["seq"]
                 self.t = event["t"]
-                handler(event)
+                try:  # free unless it raises (zero-cost exceptions)
+                    handler(event)
+                except _UNREADABLE as exc:
+                    raise malformed(event, exc) from None
         return self
 
     # -- derived numbers ------------------------------------------------------------
@@ -507,6 +514,16 @@ class RunState:
 
     def _on_fault_ended(self, event: Event) -> None:
         self.active_faults.pop(int(event.get("fault", -1)), None)
+
+
+# What a handler raises on an event with a missing or mistyped field.
+_UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def malformed(event: Event, exc: Exception) -> MalformedEvent:
+    """The error for an event the reducer could not read, naming the field when it can."""
+    problem = ev.field_problem(event) or f"{event['event']} cannot be read ({exc!r})"
+    return MalformedEvent(problem)
 
 
 def nearest_rank(ordered: list[float], percent: int) -> float:

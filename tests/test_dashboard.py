@@ -17,6 +17,7 @@ from dtq.dashboard import (
     sparkline,
     summary_lines,
 )
+from dtq.errors import MalformedEvent
 from dtq.live import LiveDisplay, PlainDisplay, QuietDisplay, make_display
 from dtq.state import RunState, fold
 from tests.eventlog_factory import LogBuilder, small_log
@@ -233,6 +234,6 @@ def test_a_reducer_failure_is_raised_by_stop_after_the_terminal_is_restored() ->
     display = make_display(console=terminal(buffer), plain=False, quiet=False)
     display.start()
     display.on_events([{"seq": 1, "t": 0.0, "event": "task_started"}])  # fields missing
-    with pytest.raises(KeyError):
+    with pytest.raises(MalformedEvent):
         display.stop()
     assert buffer.getvalue().endswith("\x1b[?25h")  # the cursor is shown again

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from dtq.dashboard import render_summary
 from dtq.engine import runner
-from dtq.errors import UsageError
+from dtq.errors import DtqError, UsageError
 from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED
 from dtq.expect import evaluate
 from dtq.live import make_display
@@ -62,6 +62,22 @@ def resolve(args: argparse.Namespace) -> LoadedScenario:
 
 def handle(args: argparse.Namespace) -> int:
     """Run, print the summary and expectations; exit 0, 1 (expectation/failed), 130."""
+    # Catch SIGINT/SIGTERM before loading: a stop at any moment still ends with a complete
+    # log (when one could be opened) and exit 130.
+    stops = runner.StopRequests()
+    with runner.stop_signals(stops.request, ignore_after=lambda: stops.count > 0):
+        try:
+            code = _handle(args, stops)
+        except DtqError as exc:
+            if not stops.count:
+                raise
+            print(f"dtq: {exc}", file=sys.stderr)
+            return 130
+    return 130 if stops.count and code == 0 else code
+
+
+def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
+    """`handle` once the stop signals are caught."""
     scenario = resolve(args)
     log_path: Path = args.log or runner.default_log_path(scenario.name)
     console = Console()
@@ -70,7 +86,9 @@ def handle(args: argparse.Namespace) -> int:
     )
     display.start()
     try:
-        outcome = runner.run(scenario, log_path=log_path, observers=[display.on_events])
+        outcome = runner.run(
+            scenario, log_path=log_path, observers=[display.on_events], stops=stops
+        )
     finally:
         display.stop()
     state = display.state

@@ -195,7 +195,8 @@ class Scheduler:
         task.last_error = error
         u = uniform(task.key, number, STREAM_JITTER) if self._retry.jitter != "none" else 0.0
         decision = decide(self._retry, number, error, u)
-        retry_at = round(now + decision.delay_s, 6) if decision.retry else None
+        # Never before `now`: a near-zero jittered delay must not round to an earlier time.
+        retry_at = max(now, round(now + decision.delay_s, 6)) if decision.retry else None
         base = {
             "seq": 0,
             "t": now,

@@ -23,7 +23,13 @@ from dtq.core.plan import compile_plan
 from dtq.core.workload import count_tasks, iter_tasks
 from dtq.engine.threaded import Execute, ThreadedEngine
 from dtq.engine.virtual import VirtualEngine
-from dtq.events import RUN_FINISHED, RUN_STARTED, SCHEMA_VERSION, STATUS_FAILED
+from dtq.events import (
+    RUN_FINISHED,
+    RUN_STARTED,
+    SCHEMA_VERSION,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+)
 from dtq.scenario import LoadedScenario
 from dtq.sink import EventSink, Observer, open_log
 
@@ -89,9 +95,42 @@ def run_started_event(scenario: LoadedScenario, *, expected_tasks: int) -> dict[
     }
 
 
+class StopRequests:
+    """Counts SIGINT/SIGTERM from the moment a command starts; hands them on to the engine.
+
+    The handler only adds one to a counter and calls the engine's `request_stop` (which
+    also only adds one), so a signal that lands while the sink flushes never tears a line:
+    the flush finishes and the engine stops at its next look at the counter. A request
+    made before the engine exists stops the run before it starts (`run` still writes
+    `run_started` and `run_finished`); a second one cuts the engine's grace period short.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._forward: Callable[[], None] | None = None
+
+    def request(self) -> None:
+        """One stop request (signal-safe: no lock, no I/O)."""
+        self.count += 1
+        forward = self._forward
+        if forward is not None:
+            forward()
+
+    def forward_to(self, request_stop: Callable[[], None]) -> None:
+        """Pass every request from now on to `request_stop`, and the ones made already."""
+        self._forward = request_stop
+        # A signal between these two lines is passed on twice: harmless, since the engine
+        # only counts requests made after its grace period began.
+        for _ in range(self.count):
+            request_stop()
+
+
 @contextmanager
-def stop_signals(request_stop: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `request_stop` (main thread only; restored after)."""
+def stop_signals(
+    request_stop: Callable[[], None], *, ignore_after: Callable[[], bool] = lambda: False
+) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `request_stop` (main thread only); the previous handlers
+    come back after, unless `ignore_after()` then says to ignore both from then on."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -103,8 +142,12 @@ def stop_signals(request_stop: Callable[[], None]) -> Iterator[None]:
     try:
         yield
     finally:
+        # Once a stop was asked for, the process is on its way out with exit 130: a second
+        # Ctrl-C in its last milliseconds must not become a KeyboardInterrupt or a death by
+        # signal. Only SIG_IGN does that: Python resets its own handlers as it shuts down.
+        ignore = ignore_after()
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            signal.signal(sig, signal.SIG_IGN if ignore else old)
 
 
 def make_engine(
@@ -126,8 +169,27 @@ def run(
     observers: Iterable[Observer] = (),
     execute: Execute | None = None,
     on_engine: Callable[[Engine], None] | None = None,
+    stops: StopRequests | None = None,
 ) -> RunOutcome:
-    """Run `scenario`, writing its event log to `log_path`."""
+    """Run `scenario`, writing its event log to `log_path`.
+
+    SIGINT and SIGTERM are caught for the whole run (pass `stops` to catch them from
+    earlier still): from the moment the log is open, every exit path writes `run_finished`.
+    """
+    stops = stops if stops is not None else StopRequests()
+    with stop_signals(stops.request):
+        return _run(scenario, log_path, observers, execute, on_engine, stops)
+
+
+def _run(
+    scenario: LoadedScenario,
+    log_path: Path,
+    observers: Iterable[Observer],
+    execute: Execute | None,
+    on_engine: Callable[[Engine], None] | None,
+    stops: StopRequests,
+) -> RunOutcome:
+    """The run itself, inside `run`'s signal handlers."""
     wall_start = time.perf_counter()
     sink = EventSink(open_log(log_path), path=log_path, observers=observers)
     status = STATUS_FAILED
@@ -136,14 +198,18 @@ def run(
     try:
         sink.emit(run_started_event(scenario, expected_tasks=count_tasks(scenario.model)))
         sink.flush()
-        engine = make_engine(scenario, sink, execute=execute)
-        if on_engine is not None:
-            on_engine(engine)
-        with stop_signals(engine.request_stop):
+        if stops.count:  # stopped before the engine existed: nothing ran, nothing is lost
+            status = STATUS_INTERRUPTED
+        else:
+            engine = make_engine(scenario, sink, execute=execute)
+            if on_engine is not None:
+                on_engine(engine)
+            stops.forward_to(engine.request_stop)
             status = engine.run()
-        if engine.failure is not None:
-            error = describe(engine.failure)
-    except OSError as exc:
+            if engine.failure is not None:
+                error = describe(engine.failure)
+    except Exception as exc:  # a full disk, or a bug in dtq: the log still ends properly
+        status = STATUS_FAILED
         error = describe(exc)
     totals, elapsed_s = _finish(sink, engine, status, error, time.perf_counter() - wall_start)
     return RunOutcome(status, totals, log_path, elapsed_s, time.perf_counter() - wall_start, error)

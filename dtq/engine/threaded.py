@@ -247,12 +247,12 @@ class ThreadedEngine:
         if self._execute is not None:
             try:
                 self._execute(attempt)
-            except Exception as exc:
+            except BaseException as exc:  # even SystemExit: task code ends a worker, not a run
                 self._worker_raised(attempt, exc)
                 return False
         return True
 
-    def _worker_raised(self, attempt: Attempt, exc: Exception) -> None:
+    def _worker_raised(self, attempt: Attempt, exc: BaseException) -> None:
         """The task code raised: the worker dies, its task fails with `crash`, it restarts."""
         worker = attempt.worker
         with self._lock:

@@ -117,7 +117,7 @@ class VirtualEngine:
                     self._failure = RunStalled(stall_message(sched))
                     return STATUS_FAILED
                 break
-            now = next_t
+            self.clock = now = next_t
             if source == 0:
                 attempt = heappop(running)[2]
                 if sched.finish(attempt, now):
