@@ -351,17 +351,22 @@ class RunState:
     # -- handlers -------------------------------------------------------------------
 
     def _counts(self, priority: int, task_type: str) -> tuple[Counts, Counts]:
+        # Types are checked when a key is first seen (rarely), not on every event: a string
+        # priority would otherwise fold quietly and break every sorted table later.
         by_p = self.by_priority.get(priority)
         if by_p is None:
+            _require(type(priority) is int, "'priority' must be an integer", priority)
             by_p = self.by_priority[priority] = Counts()
         by_t = self.by_type.get(task_type)
         if by_t is None:
+            _require(type(task_type) is str, "'type' must be a string", task_type)
             by_t = self.by_type[task_type] = Counts()
         return by_p, by_t
 
     def _worker(self, name: str) -> WorkerRow:
         row = self.workers.get(name)
         if row is None:
+            _require(type(name) is str, "'worker' must be a string", name)
             row = self.workers[name] = WorkerRow(name)
         return row
 
@@ -514,6 +519,12 @@ class RunState:
 
     def _on_fault_ended(self, event: Event) -> None:
         self.active_faults.pop(int(event.get("fault", -1)), None)
+
+
+def _require(ok: bool, rule: str, value: object) -> None:
+    """Raise the reducer's unreadable-event error unless `ok` (a new key's type check)."""
+    if not ok:
+        raise TypeError(f"{rule} (got {value!r})")
 
 
 # What a handler raises on an event with a missing or mistyped field.
