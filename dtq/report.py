@@ -91,7 +91,6 @@ def _run_section(state: RunState) -> dict[str, Any]:
         "status": state.status,
         "finished": state.finished is not None,
         "elapsed_s": _round(state.elapsed_s),
-        "wall_s": finished.get("wall_s"),
         "error": finished.get("error"),
     }
 

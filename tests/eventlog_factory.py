@@ -206,7 +206,7 @@ class LogBuilder:
         """The last event, with the builder's own totals."""
         totals = dict(self.totals)
         totals["pending"] = totals["submitted"] - totals["succeeded"] - totals["dead_lettered"]
-        self.emit(t, "run_finished", status=status, totals=totals, elapsed_s=t, wall_s=0.01)
+        self.emit(t, "run_finished", status=status, totals=totals, elapsed_s=t)
 
     def write(self, path: Path) -> Path:
         """Write the events as JSON lines and return the path."""

@@ -211,12 +211,12 @@ def _run(
     except Exception as exc:  # a full disk, or a bug in dtq: the log still ends properly
         status = STATUS_FAILED
         error = describe(exc)
-    totals, elapsed_s = _finish(sink, engine, status, error, time.perf_counter() - wall_start)
+    totals, elapsed_s = _finish(sink, engine, status, error)
     return RunOutcome(status, totals, log_path, elapsed_s, time.perf_counter() - wall_start, error)
 
 
 def _finish(
-    sink: EventSink, engine: Engine | None, status: str, error: str | None, wall_s: float
+    sink: EventSink, engine: Engine | None, status: str, error: str | None
 ) -> tuple[dict[str, int], float]:
     """Write `run_finished` and close the log, whatever state the run is in."""
     with engine.lock if engine is not None else nullcontext():
@@ -229,7 +229,6 @@ def _finish(
             "status": status,
             "totals": totals,
             "elapsed_s": elapsed_s,
-            "wall_s": round(wall_s, 6),
         }
         if error is not None:
             finished["error"] = error
