@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "dtq.commands.diff",
     "dtq.commands.check",
     "dtq.commands.verify",
+    "dtq.commands.worker",
 )
 
 

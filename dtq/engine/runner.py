@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from dtq import __version__
 from dtq.core.plan import compile_plan
 from dtq.core.workload import count_tasks, iter_tasks
+from dtq.engine.redis_engine import RedisEngine
 from dtq.engine.threaded import Execute, ThreadedEngine
 from dtq.engine.virtual import VirtualEngine
 from dtq.events import (
@@ -159,6 +160,9 @@ def make_engine(
     tasks = iter_tasks(model, plan)
     if model.clock == "virtual":
         return VirtualEngine(plan, tasks, sink)
+    # The virtual clock ignores the backend: a what-if run needs no broker.
+    if model.backend.startswith("redis://"):
+        return RedisEngine(scenario, plan, tasks, sink)
     return ThreadedEngine(plan, tasks, sink, time_scale=model.time_scale, execute=execute)
 
 

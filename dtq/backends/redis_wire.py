@@ -1,0 +1,84 @@
+"""The events' wire form on the run's Redis stream, and its decoding into event dicts.
+
+A Lua script emits each event as a JSON array `[wire name, t, value, value ...]`, the
+values in the order of the fields listed below: the same fields, in the same order, as
+the memory scheduler writes (`dtq.core.scheduler`), so a log from Redis reads like a
+log from memory. Each stream entry holds every event of one script call, in the order
+the script changed the state. Events built in Python (faults) travel whole, as the
+JSON text of the dict, under the wire name `=`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+
+from dtq.events import (
+    TASK_DEAD_LETTERED,
+    TASK_FAILED,
+    TASK_REDELIVERED,
+    TASK_RETRY_READY,
+    TASK_STARTED,
+    TASK_SUBMITTED,
+    TASK_SUCCEEDED,
+    WORKER_CRASHED,
+    WORKER_RESTARTED,
+    WORKER_STARTED,
+    WORKER_STOPPED,
+)
+
+Event = dict[str, Any]
+
+_TASK = ("task_id", "type", "priority")
+_FAILED = (*_TASK, "attempt", "worker", "error", "message", "will_retry", "retry_at", "run_s")
+
+WIRE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    TASK_SUBMITTED: (TASK_SUBMITTED, _TASK),
+    TASK_STARTED: (TASK_STARTED, (*_TASK, "attempt", "worker", "wait_s")),
+    TASK_SUCCEEDED: (TASK_SUCCEEDED, (*_TASK, "attempt", "worker", "run_s")),
+    TASK_FAILED: (TASK_FAILED, _FAILED),
+    # The outcome of a run whose lease was lost: logged, and it changes nothing.
+    "task_failed/duplicate": (TASK_FAILED, (*_FAILED, "duplicate")),
+    TASK_RETRY_READY: (TASK_RETRY_READY, (*_TASK, "attempt")),
+    TASK_DEAD_LETTERED: (
+        TASK_DEAD_LETTERED,
+        (*_TASK, "attempt", "reason", "attempts", "first_failed_t", "last_error"),
+    ),
+    TASK_REDELIVERED: (TASK_REDELIVERED, (*_TASK, "attempt", "lost_worker")),
+    WORKER_STARTED: (WORKER_STARTED, ("worker", "host")),
+    WORKER_STOPPED: (WORKER_STOPPED, ("worker",)),
+    WORKER_RESTARTED: (WORKER_RESTARTED, ("worker",)),
+    WORKER_CRASHED: (WORKER_CRASHED, ("worker", "task_id")),
+    # A worker whose heartbeats stopped: presumed dead, its leases expire.
+    "worker_lost": (WORKER_CRASHED, ("worker", "task_id", "message")),
+}
+
+# Seconds fields: the Lua JSON encoder writes 2.0 as 2; the log keeps them floats.
+_SECONDS = frozenset({"wait_s", "run_s", "retry_at", "first_failed_t"})
+_WHOLE = "="
+
+
+def decode_entry(payload: str | bytes) -> list[Event]:
+    """The events of one stream entry, in order, each with `seq` 0 (the sink numbers it)."""
+    events: list[Event] = []
+    for item in orjson.loads(payload):
+        wire_name = item[0]
+        if wire_name == _WHOLE:
+            event: Event = orjson.loads(item[2])
+            event["t"] = float(item[1])
+            events.append(event)
+            continue
+        name, fields = WIRE[wire_name]
+        event = {"seq": 0, "t": float(item[1]), "event": name}
+        for field, value in zip(fields, item[2:], strict=True):
+            if field in _SECONDS and value is not None:
+                value = float(value)
+            event[field] = value
+        events.append(event)
+    return events
+
+
+def encode_whole(event: Event) -> str:
+    """A Python-built event in its wire form (the script that logs it adds the time)."""
+    return orjson.dumps(event).decode()
