@@ -157,9 +157,7 @@ def _scenario(meta: dict[str, Any], run_id: str) -> Scenario:
             f"run {run_id} was started by dtq {version}, this is dtq {__version__}: attempts "
             "must be drawn by the same version; install the same dtq on every machine"
         )
-    # `workers` counts the coordinator's own threads (0 when only `dtq worker`s serve the
-    # run); a worker process does not use it, so any count that validates will do.
-    data = {**scenario_of(meta), "workers": 1}
+    data = scenario_of(meta)
     try:
         return Scenario.model_validate(data, context=SECONDS_CONTEXT)
     except (ValidationError, ValueError) as exc:

@@ -24,6 +24,7 @@ from dtq.core.workload import count_tasks, iter_tasks
 from dtq.engine.redis_engine import RedisEngine
 from dtq.engine.threaded import Execute, ThreadedEngine
 from dtq.engine.virtual import VirtualEngine
+from dtq.errors import DtqError
 from dtq.events import (
     RUN_FINISHED,
     RUN_STARTED,
@@ -257,4 +258,6 @@ def describe(exc: BaseException) -> str:
     """A one-line description of what stopped a run."""
     if isinstance(exc, OSError):
         return f"writing the event log failed: {exc.strerror or exc}"
+    if isinstance(exc, DtqError):  # dtq's own errors already say what happened
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"

@@ -10,7 +10,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dtq.scenario.durations import Duration
 
@@ -227,8 +234,9 @@ class Scenario(Model):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     clock: Literal["real", "virtual"] = "real"
     time_scale: float = Field(default=1.0, gt=0.0, le=1_000_000.0, allow_inf_nan=False)
-    workers: int = Field(default=4, ge=1, le=4096)
+    # backend comes before workers: the workers rule reads it.
     backend: str = Field(default="memory", pattern=r"^(memory|redis://.+)$")
+    workers: int = Field(default=4, ge=0, le=4096)
     visibility_timeout: Duration = 5.0
     scheduler: Scheduler = Field(default_factory=Scheduler)
     retry: Retry = Field(default_factory=Retry)
@@ -236,3 +244,13 @@ class Scenario(Model):
     arrivals: list[Arrival] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
     expect: Expect = Field(default_factory=Expect)
+
+    @field_validator("workers")
+    @classmethod
+    def _local_workers(cls, value: int, info: ValidationInfo) -> int:
+        if value == 0 and info.data.get("backend", "memory") == "memory":
+            raise ValueError(
+                "must be at least 1 (got 0); workers: 0 is only for a redis backend, "
+                "where `dtq worker` processes serve the queue"
+            )
+        return value

@@ -181,6 +181,11 @@ def test_broken_scenario_is_located(
     assert keyword in line
 
 
+WORKERS_HINT = (
+    "; workers: 0 is only for a redis backend, where `dtq worker` processes serve the queue"
+)
+
+
 def test_all_problems_in_position_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Three independent mistakes are all reported, one line each, sorted by position."""
     path = tmp_path / "three.yaml"
@@ -198,7 +203,7 @@ def test_all_problems_in_position_order(tmp_path: Path, capsys: pytest.CaptureFi
     lines = capsys.readouterr().err.splitlines()
     assert code == 2
     assert lines == [
-        f"{path}:1:10: workers: must be at least 1 (got 0)",
+        f"{path}:1:10: workers: must be at least 1 (got 0){WORKERS_HINT}",
         f"{path}:3:21: task_types.email.priority: must be at most 10 (got 12)",
         f"{path}:5:49: arrivals.0.at: '2sec' is not a duration: write a number and one of "
         "the units us, ms, s, m, h (for example 250ms, 2s, 1.5m)",

@@ -147,7 +147,10 @@ def test_validate_text_reports_with_source_name() -> None:
     """validate_text checks a string and names the given source in messages."""
     with pytest.raises(ScenarioError) as caught:
         validate_text("workers: 0\n" + GOOD.replace("workers: 8\n", ""), source="inline.yaml")
-    assert caught.value.problems == ["inline.yaml:1:10: workers: must be at least 1 (got 0)"]
+    assert caught.value.problems == [
+        "inline.yaml:1:10: workers: must be at least 1 (got 0); workers: 0 is only for a "
+        "redis backend, where `dtq worker` processes serve the queue"
+    ]
 
 
 def test_anchors_and_merge_keys_work(tmp_path: Path) -> None:
