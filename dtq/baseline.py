@@ -18,23 +18,13 @@ from typing import Any, Final, TypeGuard
 from dtq import __version__
 from dtq.engine import runner
 from dtq.errors import DtqError, ScenarioError
-from dtq.events import STATUS_COMPLETED
+from dtq.events import STATUS_COMPLETED, TOTAL_KEYS
 from dtq.expect import Check
 from dtq.scenario import LoadedScenario
 from dtq.state import DlqEntry, RunState
 
 BASELINE_FORMAT: Final = 1
 DEFAULT_BASELINES: Final = Path("baselines")
-TOTAL_KEYS: Final = (
-    "submitted",
-    "succeeded",
-    "dead_lettered",
-    "pending",
-    "started",
-    "failed",
-    "retried",
-    "redelivered",
-)
 _DLQ_FIELDS: Final = {
     "task_id": str,
     "type": str,

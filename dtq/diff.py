@@ -23,11 +23,11 @@ from dtq.baseline import (
     KIND_BASELINE,
     KIND_LOG,
     KIND_SCENARIO,
-    TOTAL_KEYS,
     DlqRecord,
     Outcome,
     PriorityMetrics,
 )
+from dtq.events import TOTAL_KEYS
 from dtq.expect import format_seconds
 
 DIFF_SCHEMA_VERSION: Final = 1

@@ -60,6 +60,18 @@ REASON_NON_RETRYABLE: Final = "non_retryable"
 REASON_TIMEOUT: Final = "timeout"
 REASON_LOST: Final = "lost"
 
+# The keys of run_finished's totals, in the order they are written.
+TOTAL_KEYS: Final = (
+    "submitted",
+    "succeeded",
+    "dead_lettered",
+    "pending",
+    "started",
+    "failed",
+    "retried",
+    "redelivered",
+)
+
 # run_finished statuses.
 STATUS_COMPLETED: Final = "completed"
 STATUS_INTERRUPTED: Final = "interrupted"

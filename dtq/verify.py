@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from dtq import events as ev
 from dtq.errors import LogFormatError
-from dtq.events import field_problem
+from dtq.events import TOTAL_KEYS, field_problem
 from dtq.logread import LogReader
 from dtq.state import RunState
 
@@ -47,17 +47,8 @@ _PHASE_WORDS: Final = {
 }
 _ENDED: Final = (SUCCEEDED, DEAD)
 STATUSES: Final = (ev.STATUS_COMPLETED, ev.STATUS_INTERRUPTED, ev.STATUS_FAILED)
-TOTAL_KEYS: Final = (
-    "submitted",
-    "succeeded",
-    "dead_lettered",
-    "pending",
-    "started",
-    "failed",
-    "retried",
-    "redelivered",
-)
 MAX_KEPT: Final = 20  # violations kept for the message; the rest are only counted
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from dtq.events import TOTAL_KEYS
+
 Event = dict[str, Any]
 
 TASK_TYPES: dict[str, dict[str, Any]] = {
@@ -45,16 +47,7 @@ class LogBuilder:
     tasks: dict[str, _Task] = field(default_factory=dict)
     totals: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            (
-                "submitted",
-                "succeeded",
-                "dead_lettered",
-                "pending",
-                "started",
-                "failed",
-                "retried",
-                "redelivered",
-            ),
+            TOTAL_KEYS,
             0,
         )
     )

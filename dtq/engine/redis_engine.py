@@ -44,6 +44,7 @@ from dtq.events import (
     STATUS_COMPLETED,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
+    TOTAL_KEYS,
     WORKER_RESTARTED,
     WORKER_STARTED,
     WORKER_STOPPED,
@@ -60,21 +61,11 @@ _READ_BLOCK_MS = 50
 _TRIM_EVERY_S = 0.5
 _DRAIN_LIMIT_S = 30.0
 _FAILED_DRAIN_S = 2.0
-_TOTAL_KEYS = (
-    "submitted",
-    "succeeded",
-    "dead_lettered",
-    "pending",
-    "started",
-    "failed",
-    "retried",
-    "redelivered",
-)
 
 
 def _totals(counters: dict[str, int]) -> dict[str, int]:
     """Redis's counters as `run_finished` totals."""
-    totals = {key: counters.get(key, 0) for key in _TOTAL_KEYS}
+    totals = {key: counters.get(key, 0) for key in TOTAL_KEYS}
     totals["pending"] = totals["submitted"] - totals["succeeded"] - totals["dead_lettered"]
     return totals
 

@@ -31,6 +31,7 @@ from dtq.events import (
     SCHEMA_VERSION,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
+    TOTAL_KEYS,
 )
 from dtq.scenario import LoadedScenario
 from dtq.sink import EventSink, Observer, open_log
@@ -249,8 +250,7 @@ def _finish(
 def engine_totals(engine: Engine | None) -> dict[str, int]:
     """The scheduler's counters, or zeros when no engine started."""
     if engine is None:
-        keys = ("submitted", "succeeded", "dead_lettered", "pending", "started", "failed")
-        return dict.fromkeys((*keys, "retried", "redelivered"), 0)
+        return dict.fromkeys(TOTAL_KEYS, 0)
     return engine.totals()
 
 

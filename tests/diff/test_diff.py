@@ -34,6 +34,7 @@ from dtq.diff import (
     settings_changes,
 )
 from dtq.errors import UsageError
+from dtq.events import TOTAL_KEYS
 from tests.diff.conftest import ROOT, SCENARIOS, write_tiny
 from tests.diff.schema_subset import validate
 
@@ -87,16 +88,7 @@ def outcome(
         status="completed",
         settings=settings if settings is not None else {"retry": {"max_attempts": 3}},
         totals=dict.fromkeys(
-            (
-                "submitted",
-                "succeeded",
-                "dead_lettered",
-                "pending",
-                "started",
-                "failed",
-                "retried",
-                "redelivered",
-            ),
+            TOTAL_KEYS,
             0,
         ),
         dlq={r.task_id: r for r in dlq},
