@@ -1,7 +1,7 @@
 """The event sink: numbers events, buffers them, writes JSON lines through structlog.
 
-The hot path (`emit`) only numbers the event and appends it to a list. `flush` hands the
-whole batch to a structlog logger in one call; its processor chain renders the batch as
+The hot path (`emit`) only appends the event to a list. `flush` numbers the batch and
+hands it to a structlog logger in one call; its processor chain renders the batch as
 JSON lines (orjson) and the logger writes and flushes them to the file in one system call.
 A per-event structlog call costs about as much as the rest of a task's life, so events
 go through the chain a batch at a time. Engines flush on a short interval and at every
@@ -74,7 +74,14 @@ def open_log(path: Path) -> IO[bytes]:
 
 
 class EventSink:
-    """Numbers, buffers and writes the events of one run."""
+    """Numbers, buffers and writes the events of one run.
+
+    Events are numbered when their batch is written: one tight loop per batch rather
+    than a few attribute writes per event on the engines' hot path. `pending` is the
+    queue itself; an engine may append to it directly (`pending.append` is a C call,
+    cheaper than `emit` by about what a whole event costs to build) and then owes the
+    sink a `flush` whenever `len(pending)` reaches `batch_size`.
+    """
 
     def __init__(
         self,
@@ -92,27 +99,31 @@ class EventSink:
             processors=processors if processors is not None else [render_json_lines],
             wrapper_class=EventBatchLogger,
         )
-        self._batch_size = batch_size
+        self.batch_size = batch_size
         self._observers = list(observers)
-        self._pending: list[Event] = []
-        self.seq = 0
+        self.pending: list[Event] = []
+        self.seq = 0  # the seq of the last event written
 
     def emit(self, event: Event) -> None:
-        """Number `event` and queue it; the caller serialises calls."""
-        seq = self.seq + 1
-        self.seq = seq
-        event["seq"] = seq
-        pending = self._pending
+        """Queue `event` (numbered when its batch is written); the caller serialises calls."""
+        pending = self.pending
         pending.append(event)
-        if len(pending) >= self._batch_size:
+        if len(pending) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        """Write every queued event, then show the batch to the observers."""
-        batch = self._pending
-        if not batch:
+        """Number and write every queued event, then show the batch to the observers."""
+        pending = self.pending
+        if not pending:
             return
-        self._pending = []
+        # The list itself stays: engines hold its bound `append`.
+        batch = pending.copy()
+        pending.clear()
+        seq = self.seq
+        for event in batch:
+            seq += 1
+            event["seq"] = seq
+        self.seq = seq
         self._logger.write_batch(batch)
         for observer in self._observers:
             observer(batch)

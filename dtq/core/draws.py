@@ -28,14 +28,28 @@ def mix64(value: int) -> int:
     return z ^ (z >> 31)
 
 
+def seed_part(seed: int) -> int:
+    """The part of every task key that depends on the seed alone (worked out once per run)."""
+    return mix64(seed & _MASK)
+
+
+def task_key_from(seed_part: int, kind_index: int, number: int) -> int:
+    """`task_key`, given `seed_part(seed)`."""
+    return mix64(seed_part ^ ((kind_index << 40) + number))
+
+
 def task_key(seed: int, kind_index: int, number: int) -> int:
     """The key of task `number` of task type `kind_index` under `seed`."""
-    return mix64(mix64(seed & _MASK) ^ ((kind_index << 40) + number))
+    return task_key_from(seed_part(seed), kind_index, number)
 
 
 def uniform(key: int, attempt: int, stream: int) -> float:
     """A uniform draw in [0, 1) for one (task, attempt, stream)."""
-    return (mix64(key ^ ((attempt << 8) | stream)) >> 11) * _TO_UNIT
+    # mix64 written out: this runs for every attempt, and a call costs as much as a step.
+    z = ((key ^ ((attempt << 8) | stream)) + _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return ((z ^ (z >> 31)) >> 11) * _TO_UNIT
 
 
 def standard_normal(u1: float, u2: float) -> float:

@@ -1,8 +1,9 @@
-"""The ready queue (min-heap under a policy) and the delayed-retry queue."""
+"""The ready queue (FIFOs per priority level, or a heap for aging) and the delayed-retry queue."""
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from typing import Generic, TypeVar
 
 from dtq.core.task import Task
@@ -11,47 +12,89 @@ T = TypeVar("T")
 
 
 class ReadyQueue:
-    """Tasks ready to run, popped by (effective priority, arrival sequence).
+    """Tasks ready to run, popped by (effective priority, arrival order).
 
-    - `priority`: key = priority; equal priorities are first-in first-out.
-    - `fifo`: key = 0, so the sequence alone orders.
-    - `aging`: key = priority + ready_time / aging_interval. A task's effective priority
-      improves by one level per interval waited (continuous aging); since every waiting
-      task ages at the same rate, the order between two tasks never changes while they
-      wait, so a static heap key is exact and nothing is re-heaped.
+    - `priority`: one FIFO per priority level; a pop takes from the best non-empty level,
+      so P1 runs before P10 and equal priorities run first-in first-out.
+    - `fifo`: a single FIFO whatever the priorities.
+    - `aging`: a heap keyed by (priority + ready_time / aging_interval, arrival). A
+      task's effective priority improves by one level per interval waited (continuous
+      aging); since every waiting task ages at the same rate, the order between two
+      tasks never changes while they wait, so a static heap key is exact and nothing is
+      re-heaped.
+
+    The per-level FIFOs pop in exactly the order of a (priority, arrival) heap, with no
+    tuple or sequence number per task (about 100 bytes less per queued task) and O(1)
+    pushes and pops.
     """
 
-    __slots__ = ("_aging_rate", "_heap", "_policy", "_seq")
+    __slots__ = (
+        "_aging_rate",
+        "_best",
+        "_by_priority",
+        "_fifos",
+        "_heap",
+        "_index",
+        "_seq",
+        "_size",
+    )
 
     def __init__(self, *, policy: str, aging_interval_s: float = 0.0) -> None:
         if policy not in ("priority", "fifo", "aging"):
             raise ValueError(f"unknown policy {policy!r}")
         if policy == "aging" and aging_interval_s <= 0:
             raise ValueError("aging needs an aging interval above 0")
-        self._policy = policy
+        self._by_priority = policy == "priority"
         self._aging_rate = 1.0 / aging_interval_s if policy == "aging" else 0.0
         self._heap: list[tuple[float, int, Task]] = []
         self._seq = 0
+        self._fifos: list[deque[Task]] = []  # one per level, best level first
+        self._index: dict[int, int] = {}  # level -> its place in _fifos
+        self._best = 0  # every FIFO before this place is empty
+        self._size = 0
 
     def push(self, task: Task, now: float) -> None:
         """Queue `task`, ready since `now`."""
-        self._seq += 1
-        if self._policy == "priority":
-            key: float = task.priority
-        elif self._policy == "fifo":
-            key = 0.0
-        else:
+        self._size += 1
+        if self._aging_rate:
+            self._seq += 1
             key = task.priority + now * self._aging_rate
-        heapq.heappush(self._heap, (key, self._seq, task))
+            heapq.heappush(self._heap, (key, self._seq, task))
+            return
+        level = task.priority if self._by_priority else 0
+        index = self._index.get(level)
+        if index is None:
+            index = self._add_level(level)
+        self._fifos[index].append(task)
+        if index < self._best:
+            self._best = index
 
     def pop(self) -> Task | None:
         """The next task to run, or None."""
-        if self._heap:
+        if not self._size:
+            return None
+        self._size -= 1
+        if self._aging_rate:
             return heapq.heappop(self._heap)[2]
-        return None
+        fifos = self._fifos
+        best = self._best
+        while not fifos[best]:
+            best += 1
+        self._best = best
+        return fifos[best].popleft()
+
+    def _add_level(self, level: int) -> int:
+        """Make a FIFO for a level not seen before; returns its place."""
+        by_level = {known: self._fifos[index] for known, index in self._index.items()}
+        by_level[level] = deque()
+        levels = sorted(by_level)
+        self._fifos = [by_level[known] for known in levels]
+        self._index = {known: index for index, known in enumerate(levels)}
+        self._best = 0
+        return self._index[level]
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return self._size
 
 
 class DelayedQueue(Generic[T]):

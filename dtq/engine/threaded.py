@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from dtq.core.plan import CrashFault, Plan
-from dtq.core.scheduler import Scheduler
+from dtq.core.scheduler import Scheduler, round_us
 from dtq.core.task import Attempt, Task
 from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fault_timeline
 from dtq.engine.common import stall_message
@@ -52,7 +52,9 @@ class ThreadedEngine:
         self._work = threading.Condition(self._lock)
         self._tick = threading.Condition(self._lock)
         self.sink = sink
-        self.sched = Scheduler(plan, sink.emit, workers=plan.workers)
+        # Events go straight onto the sink's queue (a C call, not a Python one per event);
+        # whoever holds the lock and sees a full batch flushes it (`_flush_if_full`).
+        self.sched = Scheduler(plan, sink.pending.append, workers=plan.workers)
         self._plan = plan
         self._tasks = tasks
         self._scale = time_scale
@@ -72,7 +74,7 @@ class ThreadedEngine:
 
     def now(self) -> float:
         """Seconds since the start, on the scenario clock."""
-        return round((time.perf_counter() - self._t0) * self._scale, 6)
+        return round_us((time.perf_counter() - self._t0) * self._scale)
 
     @property
     def lock(self) -> threading.Lock:
@@ -149,6 +151,7 @@ class ThreadedEngine:
                     submitted += 1
                     arrival = next(self._tasks, None)
                 woken += submitted + sched.release_due(now)
+                self._flush_if_full()
                 if woken:
                     self._work.notify(woken)
                 if arrival is None and sched.is_drained():
@@ -217,16 +220,23 @@ class ThreadedEngine:
     def _serve(self, worker: int, generation: int, wakeup: threading.Event) -> None:
         sched = self.sched
         work = self._work
+        pending, batch_size = self.sink.pending, self.sink.batch_size
         attempt: Attempt | None = None
         while True:
             with self._lock:
                 now = self.now()
                 if attempt is not None:
                     sched.finish(attempt, now)
+                    if attempt.error is not None:
+                        # It may have planned a retry due before the clock thread's next
+                        # wake-up: let it work out its sleep again, or the retry waits.
+                        self._tick.notify()
                     if sched.delayed and sched.next_due() <= now:  # type: ignore[operator]
                         work.notify(sched.release_due(now))
                     if not sched.ready and sched.is_drained():
                         self._tick.notify()
+                    if len(pending) >= batch_size:
+                        self.sink.flush()
                 while True:
                     if self._stopping or self._generation[worker] != generation:
                         if sched.ready:
@@ -289,6 +299,11 @@ class ThreadedEngine:
             self._work.notify_all()
         for thread in self._threads:
             thread.join(timeout=0.5)
+
+    def _flush_if_full(self) -> None:
+        """Write the queued events once they fill a batch (the caller holds the lock)."""
+        if len(self.sink.pending) >= self.sink.batch_size:
+            self.sink.flush()
 
     def _flush_loop(self, stop: threading.Event) -> None:
         while not stop.wait(self._flush_interval_s):

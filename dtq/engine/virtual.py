@@ -32,7 +32,9 @@ class VirtualEngine:
         self.sink = sink
         # One thread runs everything; the lock only matches the threaded engine's interface.
         self._lock = threading.Lock()
-        self.sched = Scheduler(plan, sink.emit, workers=plan.workers)
+        # Events go straight onto the sink's queue (a C call, not a Python one per event);
+        # the loop flushes whenever a batch is full.
+        self.sched = Scheduler(plan, sink.pending.append, workers=plan.workers)
         self._plan = plan
         self._tasks = tasks
         self._stop_requests = 0
@@ -91,17 +93,21 @@ class VirtualEngine:
         steps = 0
         now = 0.0
         heappush, heappop = heapq.heappush, heapq.heappop
+        sink = self.sink
+        pending, batch_size = sink.pending, sink.batch_size
+        edge_t = edges[0].t if edges else _INF
         while True:
             steps += 1
             if steps % _STOP_CHECK_EVERY == 0 and self._stop_requests:
                 self.clock = now
                 return STATUS_INTERRUPTED
+            if len(pending) >= batch_size:
+                sink.flush()
             if arrival is None and not sched.ready and not sched.delayed and sched.is_drained():
                 break  # faults or restarts still to come change nothing once the work is done
             # Pick the earliest source; on ties the earlier source in this list wins.
             next_t = running[0][0] if running else _INF
             source = 0
-            edge_t = edges[done_edges].t if done_edges < len(edges) else _INF
             if edge_t < next_t:
                 next_t, source = edge_t, 1
             restart_t = restarts[0][0] if restarts else _INF
@@ -117,6 +123,7 @@ class VirtualEngine:
                     self._failure = RunStalled(stall_message(sched))
                     return STATUS_FAILED
                 break
+            # Kept on self at every step: a failure mid-run still ends the log at this time.
             self.clock = now = next_t
             if source == 0:
                 attempt = heappop(running)[2]
@@ -125,6 +132,7 @@ class VirtualEngine:
             elif source == 1:
                 edge = edges[done_edges]
                 done_edges += 1
+                edge_t = edges[done_edges].t if done_edges < len(edges) else _INF
                 victims = apply_fault_edge(sched, edge, now)
                 if victims:
                     idle = [w for w in idle if w not in victims]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,3 +56,24 @@ def test_delayed_queue_releases_in_time_order_ties_by_insertion() -> None:
     assert delayed.pop_due(3.0) == [(1.0, "a"), (1.0, "b"), (3.0, "c")]
     assert len(delayed) == 1
     assert delayed.pop_due(8.9) == []
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(min_value=1, max_value=10), st.none()),  # None = a pop
+        max_size=300,
+    )
+)
+def test_priority_levels_pop_like_a_priority_then_arrival_heap(ops: list[int | None]) -> None:
+    """Interleaved pushes and pops give exactly what a (priority, seq) heap gives."""
+    queue = ReadyQueue(policy="priority")
+    reference: list[tuple[int, int, str]] = []
+    for seq, op in enumerate(ops):
+        if op is None:
+            got = queue.pop()
+            want = heapq.heappop(reference)[2] if reference else None
+            assert (got.id if got is not None else None) == want
+        else:
+            queue.push(_task(f"t{seq}", op), 0.0)
+            heapq.heappush(reference, (op, seq, f"t{seq}"))
+        assert len(queue) == len(reference)
