@@ -8,8 +8,10 @@ SCENARIO ?= burst.yaml
 SCENARIO_PATH = $(if $(wildcard $(SCENARIO)),$(SCENARIO),scenarios/$(SCENARIO))
 ARGS ?=
 SIZE ?= full
+# make bench (full size) writes bench/results.md; OUT=file writes the table there instead.
+OUT ?=
 
-.PHONY: install run replay report diff check test lint validate stress bench clean
+.PHONY: install install-bench run replay report diff check test lint validate stress bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dtq needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -19,6 +21,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The benchmark peers (simpy, ciw, rq, celery): benchmark-only, never runtime dependencies.
+install-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 
 run: $(STAMP)
 	$(BIN)/dtq run $(SCENARIO_PATH) $(ARGS)
@@ -52,9 +58,8 @@ validate: $(STAMP)
 stress: $(STAMP)
 	$(BIN)/python -m tests.stress
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bench --size $(SIZE)
+bench: install-bench
+	$(BIN)/python -m bench --size $(SIZE) $(if $(OUT),--out $(OUT))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
