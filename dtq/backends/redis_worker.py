@@ -179,8 +179,8 @@ class WorkerPool:
         outages = [self._outages[i] for i in claim.outages if i in self._outages]
         for task_id, number in claim.attempts:
             kind, key = parse_task_id(plan, task_id)
-            outcome = draw_outcome(kind, key, number, outages)
-            if outcome.run_s > 0 and slot.wakeup.wait(outcome.run_s / self._scale):
+            run_s, error, message = draw_outcome(kind, key, number, outages)
+            if run_s > 0 and slot.wakeup.wait(run_s / self._scale):
                 if not self._abandon.is_set():
                     # A crash fault cut it and already failed it (or its lease simply
                     # expires): stop renewing what this worker no longer runs.
@@ -188,17 +188,17 @@ class WorkerPool:
                     with self._lock:
                         slot.held = [a for a in slot.held if a in done]
                 return
-            if outcome.error is None:
+            if error is None:
                 outcomes.append((task_id, number, True, "", "", False, 0.0, ""))
             else:
-                decision = failure_decision(plan.retry, key, number, outcome.error)
+                decision = failure_decision(plan.retry, key, number, error)
                 outcomes.append(
                     (
                         task_id,
                         number,
                         False,
-                        outcome.error,
-                        outcome.message,
+                        error,
+                        message,
                         decision.retry,
                         decision.delay_s,
                         decision.reason,

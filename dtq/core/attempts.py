@@ -8,22 +8,16 @@ and the same backoff whichever backend runs it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from dtq.core.draws import STREAM_FAILURE, STREAM_JITTER, task_key, uniform
 from dtq.core.plan import OutageWindow, Plan, RetryPolicy, TaskKind
 from dtq.core.retry import Decision, decide
 from dtq.events import ERROR_TIMEOUT
 
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How an attempt goes: how long it runs and the error it ends with (None: success)."""
-
-    run_s: float
-    error: str | None
-    message: str
+# How an attempt goes: (run_s, error, message); error None is a success. A plain tuple:
+# one is made per attempt on the hot path, and a named tuple costs several times more.
+Outcome = tuple[float, str | None, str]
 
 
 def is_instant(kind: TaskKind) -> bool:
@@ -31,7 +25,7 @@ def is_instant(kind: TaskKind) -> bool:
     return kind.dist == "constant" and kind.a == 0.0
 
 
-def failure_table(kind: TaskKind, outages: Iterable[OutageWindow]) -> tuple[tuple[str, float], ...]:
+def failure_table(kind: TaskKind, outages: Sequence[OutageWindow]) -> tuple[tuple[str, float], ...]:
     """The failure probabilities of `kind` with the given outages in force, sorted by error.
 
     An outage raises its error's probability to at least its rate; when the total passes
@@ -62,17 +56,22 @@ def draw_error(failures: tuple[tuple[str, float], ...], key: int, number: int) -
 
 
 def draw_outcome(
-    kind: TaskKind, key: int, number: int, outages: Iterable[OutageWindow] = ()
+    kind: TaskKind, key: int, number: int, outages: Sequence[OutageWindow] = ()
 ) -> Outcome:
     """Duration and error of attempt `number`; an attempt past the timeout is cut at it."""
     run_s = kind.duration_s(key, number)
-    error = draw_error(failure_table(kind, outages), key, number)
-    message = f"injected {error} failure" if error is not None else ""
+    error: str | None = None
+    message = ""
+    # Most task types cannot fail: then there is nothing to draw.
+    if kind.failures or outages:
+        error = draw_error(failure_table(kind, outages), key, number)
+        if error is not None:
+            message = f"injected {error} failure"
     timeout_s = kind.timeout_s
     if timeout_s is not None and run_s > timeout_s:
         run_s, error = timeout_s, ERROR_TIMEOUT
         message = f"attempt ran past the {kind.name} timeout of {timeout_s:g}s"
-    return Outcome(run_s, error, message)
+    return run_s, error, message
 
 
 def failure_decision(policy: RetryPolicy, key: int, number: int, error: str) -> Decision:

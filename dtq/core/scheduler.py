@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dtq.core.draws import STREAM_FAILURE, STREAM_JITTER, uniform
-from dtq.core.plan import OutageWindow, Plan, TaskKind
+from dtq.core.attempts import draw_outcome, failure_decision
+from dtq.core.plan import OutageWindow, Plan
 from dtq.core.queues import DelayedQueue, ReadyQueue
-from dtq.core.retry import decide
 from dtq.core.task import Attempt, Task
 from dtq.events import (
     ERROR_CRASH,
-    ERROR_TIMEOUT,
     FAULT_ENDED,
     FAULT_STARTED,
     TASK_DEAD_LETTERED,
@@ -114,18 +112,8 @@ class Scheduler:
         number = task.attempts + 1
         task.attempts = number
         kind = task.kind
-        run_s = kind.duration_s(task.key, number)
-        error: str | None = None
-        message = ""
-        # Most task types cannot fail: then there is nothing to draw, and no call to make.
-        if kind.failures or self._outages:
-            error = self._draw_error(kind, task.key, number, now)
-            if error is not None:
-                message = f"injected {error} failure"
-        timeout_s = kind.timeout_s
-        if timeout_s is not None and run_s > timeout_s:
-            run_s, error = timeout_s, ERROR_TIMEOUT
-            message = f"attempt ran past the {kind.name} timeout of {timeout_s:g}s"
+        # The same draw as a Redis worker's: attempt k of task X goes alike on any backend.
+        run_s, error, message = draw_outcome(kind, task.key, number, self._outages)
         attempt = Attempt(task, number, worker, now, run_s, error, message)
         self.current[worker] = attempt
         self.started += 1
@@ -194,29 +182,6 @@ class Scheduler:
         """When the earliest delayed retry becomes ready, or None."""
         return self.delayed.next_at()
 
-    def _draw_error(self, kind: TaskKind, key: int, number: int, now: float) -> str | None:
-        failures = kind.failures
-        if self._outages:
-            failures = self._with_outages(kind, now)
-        if not failures:
-            return None
-        u = uniform(key, number, STREAM_FAILURE)
-        acc = 0.0
-        for error, p in failures:
-            acc += p
-            if u < acc:
-                return error
-        return None
-
-    def _with_outages(self, kind: TaskKind, now: float) -> tuple[tuple[str, float], ...]:
-        probs = dict(kind.failures)
-        for outage in self._outages:
-            if outage.kinds is None or kind.name in outage.kinds:
-                probs[outage.error] = max(probs.get(outage.error, 0.0), outage.rate)
-        total = sum(probs.values())
-        scale = 1.0 / total if total > 1.0 else 1.0
-        return tuple((error, p * scale) for error, p in sorted(probs.items()))
-
     def _fail(self, attempt: Attempt, now: float, error: str, message: str) -> None:
         task = attempt.task
         number = attempt.number
@@ -224,8 +189,7 @@ class Scheduler:
         if task.first_failed_t is None:
             task.first_failed_t = now
         task.last_error = error
-        u = uniform(task.key, number, STREAM_JITTER) if self._retry.jitter != "none" else 0.0
-        decision = decide(self._retry, number, error, u)
+        decision = failure_decision(self._retry, task.key, number, error)
         # Never before `now`: a near-zero jittered delay must not round to an earlier time.
         retry_at = max(now, round_us(now + decision.delay_s)) if decision.retry else None
         base = {

@@ -38,6 +38,7 @@ from dtq.core.retry import dead_letter_reason
 from dtq.core.scheduler import Event, Scheduler
 from dtq.core.task import Task
 from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fault_timeline
+from dtq.engine.common import EngineBase
 from dtq.errors import BackendError, RunStalled
 from dtq.events import (
     ERROR_CRASH,
@@ -147,7 +148,7 @@ class _Schedule:
         return chunk
 
 
-class RedisEngine:
+class RedisEngine(EngineBase):
     """Coordinates one run on a Redis backend; conforms to the runner's `Engine`."""
 
     def __init__(
@@ -163,6 +164,7 @@ class RedisEngine:
         idle_limit_s: float = 60.0,
         grace_s: float = 1.0,
     ) -> None:
+        super().__init__()
         self.sink = sink
         self.lock = threading.Lock()
         self.url = scenario.model.backend
@@ -178,8 +180,6 @@ class RedisEngine:
         self._grace_s = grace_s
         self._scale = scenario.model.time_scale
         self._lost_reason = dead_letter_reason(plan.retry, ERROR_CRASH)
-        self._stop_requests = 0
-        self._failure: BaseException | None = None
         self._mono0: float | None = None
         self._last_t = 0.0
         self._totals: dict[str, int] | None = None
@@ -212,15 +212,6 @@ class RedisEngine:
         for name in self._members:
             self.sink.emit({"seq": 0, "t": now, "event": WORKER_STOPPED, "worker": name})
         self._members.clear()
-
-    def request_stop(self) -> None:
-        """Ask the run to stop (safe from a signal handler: takes no lock)."""
-        self._stop_requests += 1
-
-    @property
-    def failure(self) -> BaseException | None:
-        """What stopped the run, if it failed."""
-        return self._failure
 
     def run(self) -> str:
         """Run to the end (or a stop request, or a failure); returns the run status."""

@@ -17,7 +17,7 @@ from dtq.core.plan import CrashFault, Plan
 from dtq.core.scheduler import Scheduler, round_us
 from dtq.core.task import Attempt, Task
 from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fault_timeline
-from dtq.engine.common import stall_message
+from dtq.engine.common import SchedulerEngine, stall_message
 from dtq.errors import RunStalled
 from dtq.events import STATUS_COMPLETED, STATUS_FAILED, STATUS_INTERRUPTED
 from dtq.sink import EventSink
@@ -34,7 +34,7 @@ class WorkerDied(Exception):
     """Raised inside a worker thread to model a worker that dies mid-task."""
 
 
-class ThreadedEngine:
+class ThreadedEngine(SchedulerEngine):
     """Runs a plan with `workers` threads; `time_scale` 10 runs ten times faster than written."""
 
     def __init__(
@@ -48,13 +48,12 @@ class ThreadedEngine:
         grace_s: float = 1.0,
         flush_interval_s: float = 0.1,
     ) -> None:
-        self._lock = threading.Lock()
+        # Events go straight onto the sink's queue (a C call, not a Python one per event);
+        # whoever holds the lock and sees a full batch flushes it (`_flush_if_full`).
+        super().__init__(Scheduler(plan, sink.pending.append, workers=plan.workers))
         self._work = threading.Condition(self._lock)
         self._tick = threading.Condition(self._lock)
         self.sink = sink
-        # Events go straight onto the sink's queue (a C call, not a Python one per event);
-        # whoever holds the lock and sees a full batch flushes it (`_flush_if_full`).
-        self.sched = Scheduler(plan, sink.pending.append, workers=plan.workers)
         self._plan = plan
         self._tasks = tasks
         self._scale = time_scale
@@ -62,9 +61,7 @@ class ThreadedEngine:
         self._grace_s = grace_s
         self._flush_interval_s = flush_interval_s
         self._t0 = 0.0
-        self._stop_requests = 0
         self._stopping = False
-        self._failure: BaseException | None = None
         self._generation = [0] * plan.workers
         self._wakeups = [threading.Event() for _ in range(plan.workers)]
         self._restarts: list[tuple[float, int]] = []
@@ -75,29 +72,6 @@ class ThreadedEngine:
     def now(self) -> float:
         """Seconds since the start, on the scenario clock."""
         return round_us((time.perf_counter() - self._t0) * self._scale)
-
-    @property
-    def lock(self) -> threading.Lock:
-        """The lock that serialises changes to the scheduler and the sink."""
-        return self._lock
-
-    def totals(self) -> dict[str, int]:
-        """The scheduler's counters, as `run_finished` reports them."""
-        return self.sched.totals()
-
-    def stop_workers(self, now: float) -> None:
-        """Log every worker leaving the pool (the caller holds the lock)."""
-        for worker in range(len(self.sched.names)):
-            self.sched.worker_stopped(worker, now)
-
-    def request_stop(self) -> None:
-        """Ask the run to stop (safe from a signal handler: takes no lock)."""
-        self._stop_requests += 1
-
-    @property
-    def failure(self) -> BaseException | None:
-        """The exception that stopped the run, if the scheduler failed."""
-        return self._failure
 
     def run(self) -> str:
         """Run to the end (or a stop request); returns the run status."""

@@ -8,14 +8,13 @@ counter, as simpy does), so the same scenario and seed give the same log line fo
 from __future__ import annotations
 
 import heapq
-import threading
 from collections.abc import Iterator
 
 from dtq.core.plan import Plan
 from dtq.core.scheduler import Scheduler
 from dtq.core.task import Attempt, Task
 from dtq.core.timeline import apply_fault_edge, end_open_outages, fault_timeline
-from dtq.engine.common import stall_message
+from dtq.engine.common import SchedulerEngine, stall_message
 from dtq.errors import RunStalled
 from dtq.events import STATUS_COMPLETED, STATUS_FAILED, STATUS_INTERRUPTED
 from dtq.sink import EventSink
@@ -25,48 +24,22 @@ _INF = float("inf")
 _STOP_CHECK_EVERY = 1024
 
 
-class VirtualEngine:
+class VirtualEngine(SchedulerEngine):
     """Runs a plan on a virtual clock as fast as the CPU allows."""
 
     def __init__(self, plan: Plan, tasks: Iterator[tuple[float, Task]], sink: EventSink) -> None:
-        self.sink = sink
         # One thread runs everything; the lock only matches the threaded engine's interface.
-        self._lock = threading.Lock()
         # Events go straight onto the sink's queue (a C call, not a Python one per event);
         # the loop flushes whenever a batch is full.
-        self.sched = Scheduler(plan, sink.pending.append, workers=plan.workers)
+        super().__init__(Scheduler(plan, sink.pending.append, workers=plan.workers))
+        self.sink = sink
         self._plan = plan
         self._tasks = tasks
-        self._stop_requests = 0
-        self._failure: BaseException | None = None
         self.clock = 0.0
 
     def now(self) -> float:
         """The virtual time reached so far."""
         return self.clock
-
-    @property
-    def lock(self) -> threading.Lock:
-        """The lock that serialises changes to the scheduler and the sink."""
-        return self._lock
-
-    def totals(self) -> dict[str, int]:
-        """The scheduler's counters, as `run_finished` reports them."""
-        return self.sched.totals()
-
-    def stop_workers(self, now: float) -> None:
-        """Log every worker leaving the pool (the caller holds the lock)."""
-        for worker in range(len(self.sched.names)):
-            self.sched.worker_stopped(worker, now)
-
-    def request_stop(self) -> None:
-        """Ask the run to stop (safe from a signal handler)."""
-        self._stop_requests += 1
-
-    @property
-    def failure(self) -> BaseException | None:
-        """The exception that stopped the run, if any."""
-        return self._failure
 
     def run(self) -> str:
         """Run to the end (or a stop request); returns the run status."""

@@ -59,7 +59,7 @@ def test_outcomes_and_retry_decisions_match_the_memory_scheduler(outages: int) -
             attempt = sched.start_next(0, 1.0)
             assert attempt is not None and attempt.number == number
             outcome = draw_outcome(task.kind, task.key, number, active)
-            assert (outcome.run_s, outcome.error, outcome.message) == (
+            assert outcome == (
                 attempt.run_s,
                 attempt.error,
                 attempt.message,
