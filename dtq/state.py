@@ -447,7 +447,11 @@ class RunState:
             by_t.retried += 1
             by_t.retrying += 1
         error = event["error"]
-        self.failures_by_error[error] = self.failures_by_error.get(error, 0) + 1
+        count = self.failures_by_error.get(error)
+        if count is None:
+            _require(type(error) is str, "'error' must be a string", error)
+            count = 0
+        self.failures_by_error[error] = count + 1
 
     def _on_task_retry_ready(self, event: Event) -> None:
         by_p, by_t = self._counts(event["priority"], event["type"])
@@ -463,6 +467,16 @@ class RunState:
         by_p.dead_lettered += 1
         by_t.dead_lettered += 1
         task_id = event["task_id"]
+        # Dead letters are few and every field of theirs is shown: check them all
+        # (`malformed` then names the field).
+        if ev.field_problem(event) is not None:
+            raise TypeError("a dead letter with a missing or mistyped field")
+        first_failed_t = event.get("first_failed_t")
+        _require(
+            first_failed_t is None or type(first_failed_t) in (int, float),
+            "'first_failed_t' must be a number or null",
+            first_failed_t,
+        )
         self.dlq[task_id] = DlqEntry(
             task_id=task_id,
             type=task_type,
