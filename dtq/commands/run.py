@@ -79,6 +79,12 @@ def handle(args: argparse.Namespace) -> int:
 def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
     """`handle` once the stop signals are caught."""
     scenario = resolve(args)
+    if args.time_scale is not None and scenario.model.clock == "virtual":
+        print(
+            "dtq: warning: --time-scale has no effect on the virtual clock, which runs as "
+            "fast as it can; it applies with --clock real",
+            file=sys.stderr,
+        )
     log_path: Path = args.log or runner.default_log_path(scenario.name)
     console = Console()
     display = make_display(
