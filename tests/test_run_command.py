@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
+import struct
+import subprocess
+import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
 
 from dtq.cli import main
+from tests.test_replay import read_until
 
 ROOT = Path(__file__).resolve().parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def test_time_scale_on_the_virtual_clock_warns_instead_of_being_ignored(
@@ -31,3 +41,43 @@ def test_time_scale_on_the_virtual_clock_warns_instead_of_being_ignored(
     err = capsys.readouterr().err
     assert code == 0
     assert "--time-scale has no effect on the virtual clock" in err
+
+
+def test_the_live_dashboard_draws_in_a_real_terminal_and_the_run_exits_0(
+    tmp_path: Path,
+) -> None:
+    """`dtq run` on a pseudo-terminal: dashboard frames appear, the summary follows, exit 0,
+    and the terminal's settings are as they were."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    before = termios.tcgetattr(slave)
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+    env.pop("NO_COLOR", None)
+    log = tmp_path / "live.jsonl"
+    # fifo.yaml on the real clock at 20x: about 1.5 s of dashboard.
+    args = ["run", "scenarios/fifo.yaml", "--time-scale", "20", "--log", str(log)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dtq", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    output = bytearray()
+    try:
+        assert read_until(master, output, b"Workers", time.monotonic() + 30), output.decode()
+        assert read_until(master, output, b"Run summary", time.monotonic() + 60), output.decode()
+        assert proc.wait(timeout=30) == 0, output.decode(errors="replace")[-2000:]
+        read_until(master, output, b"\0never", time.monotonic() + 0.2)
+        text = ANSI.sub("", output.decode(errors="replace")).replace("\r\n", "\n")
+        assert "dtq fifo" in text and "Queue depth" in text and "Workers (" in text
+        assert "event log:" in text and log.name in text  # the path may wrap at 80 columns
+        assert termios.tcgetattr(slave) == before
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        os.close(master)
+        os.close(slave)
