@@ -13,7 +13,7 @@ from dtq.dashboard import render_summary
 from dtq.engine import runner
 from dtq.errors import DtqError, UsageError
 from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED
-from dtq.expect import evaluate
+from dtq.expect import evaluate, format_checks
 from dtq.live import make_display
 from dtq.scenario import LoadedScenario, load_scenario
 
@@ -111,8 +111,8 @@ def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
         return 1
     console.print(f"event log: {outcome.log_path}")
     checks = evaluate(scenario.model.expect, state)
-    for check in checks:
-        console.print(f"  {check.line()}", highlight=False)
+    for line in format_checks(checks):
+        console.print(f"  {line}", highlight=False)
     if outcome.status == STATUS_INTERRUPTED:
         console.print(f"interrupted: {outcome.totals['pending']} tasks still pending (in the log)")
         return 130
