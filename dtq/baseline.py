@@ -17,8 +17,8 @@ from typing import Any, Final, TypeGuard
 
 from dtq import __version__
 from dtq.engine import runner
-from dtq.errors import DtqError, ScenarioError
-from dtq.events import STATUS_COMPLETED, TOTAL_KEYS
+from dtq.errors import DtqError, Interrupted, ScenarioError
+from dtq.events import STATUS_COMPLETED, STATUS_INTERRUPTED, TOTAL_KEYS
 from dtq.expect import Check
 from dtq.scenario import LoadedScenario
 from dtq.state import DlqEntry, RunState
@@ -163,6 +163,8 @@ def simulate(scenario: LoadedScenario, *, seed: int | None = None) -> RunState:
     with tempfile.TemporaryDirectory(prefix="dtq-") as folder:
         log_path = Path(folder) / f"{virtual.name}.jsonl"
         outcome = runner.run(virtual, log_path=log_path, observers=[observe])
+    if outcome.status == STATUS_INTERRUPTED:
+        raise Interrupted(f"{scenario.path}: interrupted while running on the virtual clock")
     if outcome.status != STATUS_COMPLETED:
         detail = f": {outcome.error}" if outcome.error else ""
         raise ScenarioError(

@@ -25,7 +25,7 @@ from dtq.baseline import (
     write_baseline,
 )
 from dtq.diff import MAX_LISTED, DlqChanges, compare_dlq, markdown_table, settings_changes
-from dtq.errors import DtqError
+from dtq.errors import DtqError, Interrupted
 from dtq.expect import Check, evaluate, format_checks
 from dtq.scenario import LoadedScenario, load_scenario
 
@@ -154,6 +154,8 @@ def _update_command(path: str, baselines: Path) -> str:
 def _check_one(result: ScenarioCheck, scenario: LoadedScenario, *, update: bool) -> None:
     try:
         state = simulate(scenario)
+    except Interrupted:
+        raise  # Ctrl-C stops the whole check (exit 130), not just this scenario
     except DtqError as exc:
         result.error = str(exc)
         return

@@ -36,6 +36,12 @@ class BackendError(DtqError):
     """A queue backend (Redis) that failed or cannot be reached."""
 
 
+class Interrupted(DtqError):
+    """Ctrl-C or SIGTERM stopped a command that runs scenarios (check, diff): exit 130."""
+
+    exit_code = 130
+
+
 class SchedulerFault(DtqError):
     """A bug inside dtq's scheduler: the run stops with status `failed`."""
 

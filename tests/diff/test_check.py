@@ -251,3 +251,22 @@ def test_an_unreadable_baseline_field_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({"format": 1, "dlq": [{"task_id": 3}]}))
     with pytest.raises(BaselineError, match=r"x\.json: scenario: must be a str"):
         read_baseline(path)
+
+
+def test_a_stop_during_a_check_ends_the_whole_command_with_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a scenario runs stops the check (exit 130), not just that scenario."""
+    from dtq.engine import runner
+
+    def stopped_at_once(*args: object, **kwargs: object) -> runner.RunOutcome:
+        stops = runner.StopRequests()
+        stops.request()  # as if Ctrl-C came while the scenario was running
+        return original(*args, stops=stops, **kwargs)  # type: ignore[arg-type]
+
+    original = runner.run
+    monkeypatch.setattr(runner, "run", stopped_at_once)
+    code = main(["check", str(SCENARIOS / "fifo.yaml"), "--baselines", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert "interrupted" in err
