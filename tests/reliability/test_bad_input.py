@@ -104,32 +104,32 @@ def test_an_event_missing_its_fields_is_named_by_report_and_replay(
     assert code == 2 and f"{log}:5: " in err
 
 
+MISTYPED = {
+    # event line to damage: (field, what replaces `"field":`)
+    "priority": (b'"task_submitted"', b'"priority":', b'"priority":"high","was":'),
+    "reason": (b'"task_dead_lettered"', b'"reason":', b'"reason":1.5,"was":'),
+}
+
+
+@pytest.mark.parametrize("field", sorted(MISTYPED))
 @pytest.mark.parametrize("command", LOG_COMMANDS[1:], ids=lambda c: c[0])
 def test_an_event_with_a_mistyped_field_is_named_by_report_and_replay(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], real_log: bytes, command: list[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    real_log: bytes,
+    command: list[str],
+    field: str,
 ) -> None:
-    """A submitted task whose priority is a string: exit 2 naming the line, no traceback."""
+    """A submitted task whose priority is a string, a dead letter whose reason is a number:
+    exit 2 naming the line, no traceback."""
+    marker, old, new = MISTYPED[field]
     lines = real_log.splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if b'"task_submitted"' in line)
-    lines[index] = lines[index].replace(b'"priority":', b'"priority":"high","was":')
+    index = next(i for i, line in enumerate(lines) if marker in line)
+    lines[index] = lines[index].replace(old, new)
     log = tmp_path / "retyped.jsonl"
     log.write_bytes(b"".join(lines))
     code, _, err = _run_cli([*command, str(log)], capsys)
-    assert code == 2 and f"{log}:{index + 1}: " in err and "'priority'" in err
-
-
-@pytest.mark.parametrize("command", LOG_COMMANDS[1:], ids=lambda c: c[0])
-def test_a_dead_letter_with_a_mistyped_reason_is_named_by_report_and_replay(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], real_log: bytes, command: list[str]
-) -> None:
-    """A dead letter whose reason is a number: exit 2 naming the line, no traceback."""
-    lines = real_log.splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if b'"task_dead_lettered"' in line)
-    lines[index] = lines[index].replace(b'"reason":', b'"reason":1.5,"was":')
-    log = tmp_path / "retyped.jsonl"
-    log.write_bytes(b"".join(lines))
-    code, _, err = _run_cli([*command, str(log)], capsys)
-    assert code == 2 and f"{log}:{index + 1}: " in err and "'reason'" in err
+    assert code == 2 and f"{log}:{index + 1}: " in err and f"'{field}'" in err
 
 
 def test_events_out_of_order_are_named_with_their_line(
