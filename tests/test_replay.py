@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
-import select
-import struct
-import subprocess
-import sys
-import termios
 import time
 from pathlib import Path
 
@@ -19,8 +13,7 @@ from dtq.cli import main
 from dtq.replay import Pacer, Replayer, ReplayOptions
 from dtq.state import RunState
 from tests.eventlog_factory import Event, small_log, steady_log
-
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.terminal import dtq_on_terminal
 
 
 @pytest.fixture
@@ -237,55 +230,19 @@ def test_a_new_speed_rescales_the_wait_under_way() -> None:
 # -- a real terminal ------------------------------------------------------------------------
 
 
-def read_until(master: int, buffer: bytearray, marker: bytes, deadline: float) -> bool:
-    """Read the terminal's output into `buffer` until `marker` shows up or time runs out."""
-    while marker not in buffer and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.05)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            buffer += chunk
-    return marker in buffer
-
-
 def test_a_replay_on_a_terminal_obeys_keys_and_restores_the_terminal(tmp_path: Path) -> None:
     path = steady_log(tasks=400, gap_s=0.5).write(tmp_path / "steady.jsonl")
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    before = termios.tcgetattr(slave)
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dtq", "replay", str(path), "--speed", "50"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        cwd=PROJECT,
-        env=env,
-        start_new_session=True,
-    )
-    output = bytearray()
-    try:
-        assert read_until(master, output, b"steady", time.monotonic() + 20), output.decode()
+    with dtq_on_terminal(["replay", str(path), "--speed", "50"]) as term:
+        assert term.read_until(b"steady", 20), term.output.decode()
         for key, marker in ((b" ", b"PAUSED"), (b"+", "×100".encode()), (b".", b""), (b".", b"")):
-            os.write(master, key)
-            assert read_until(master, output, marker, time.monotonic() + 10), key
-        os.write(master, b"q")
+            os.write(term.master, key)
+            assert term.read_until(marker, 10), key
+        os.write(term.master, b"q")
         deadline = time.monotonic() + 20
-        while proc.poll() is None and time.monotonic() < deadline:
-            read_until(master, output, b"\0never", time.monotonic() + 0.1)
-        assert proc.poll() == 0, output.decode(errors="replace")[-2000:]
-        assert termios.tcgetattr(slave) == before
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        os.close(master)
-        os.close(slave)
+        while term.proc.poll() is None and time.monotonic() < deadline:
+            term.read_until(b"\0never", 0.1)
+        assert term.proc.poll() == 0, term.output.decode(errors="replace")[-2000:]
+        assert term.settings_unchanged()
 
 
 def test_a_step_back_in_event_time_is_not_waited_for_twice() -> None:

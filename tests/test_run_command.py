@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import struct
-import subprocess
-import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
 
 from dtq.cli import main
-from tests.test_replay import read_until
+from tests.terminal import dtq_on_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -48,36 +41,15 @@ def test_the_live_dashboard_draws_in_a_real_terminal_and_the_run_exits_0(
 ) -> None:
     """`dtq run` on a pseudo-terminal: dashboard frames appear, the summary follows, exit 0,
     and the terminal's settings are as they were."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    before = termios.tcgetattr(slave)
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
-    env.pop("NO_COLOR", None)
     log = tmp_path / "live.jsonl"
     # fifo.yaml on the real clock at 20x: about 1.5 s of dashboard.
     args = ["run", "scenarios/fifo.yaml", "--time-scale", "20", "--log", str(log)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dtq", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    output = bytearray()
-    try:
-        assert read_until(master, output, b"Workers", time.monotonic() + 30), output.decode()
-        assert read_until(master, output, b"Run summary", time.monotonic() + 60), output.decode()
-        assert proc.wait(timeout=30) == 0, output.decode(errors="replace")[-2000:]
-        read_until(master, output, b"\0never", time.monotonic() + 0.2)
-        text = ANSI.sub("", output.decode(errors="replace")).replace("\r\n", "\n")
+    with dtq_on_terminal(args) as term:
+        assert term.read_until(b"Workers", 30), term.output.decode()
+        assert term.read_until(b"Run summary", 60), term.output.decode()
+        assert term.proc.wait(timeout=30) == 0, term.output.decode(errors="replace")[-2000:]
+        term.read_until(b"\0never", 0.2)
+        text = ANSI.sub("", term.output.decode(errors="replace")).replace("\r\n", "\n")
         assert "dtq fifo" in text and "Queue depth" in text and "Workers (" in text
         assert "event log:" in text and log.name in text  # the path may wrap at 80 columns
-        assert termios.tcgetattr(slave) == before
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        os.close(master)
-        os.close(slave)
+        assert term.settings_unchanged()
