@@ -71,7 +71,7 @@ def _timed(args: argparse.Namespace, body: Callable[[Path], None]) -> Sample:
 
 def run_sink(args: argparse.Namespace) -> Sample:
     """dtq's EventSink: batched through structlog."""
-    from dtq.sink import EventSink, open_log
+    from dtq.log.sink import EventSink, open_log
 
     def body(path: Path) -> None:
         sink = EventSink(open_log(path), path=path)

@@ -74,7 +74,7 @@ def run_dtq(args: argparse.Namespace) -> Sample:
     from dtq.core.task import Attempt
     from dtq.core.workload import iter_tasks
     from dtq.engine import runner
-    from dtq.logread import iter_events
+    from dtq.log.reader import iter_events
 
     text = SCENARIO.format(seed=args.seed, rate=RATE, until=args.size / RATE)
     scenario = scenario_file(args.tmp, f"trickle-{args.seed}", text)

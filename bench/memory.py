@@ -61,7 +61,7 @@ def run_dtq(args: argparse.Namespace) -> Sample:
     from dtq.core.plan import compile_plan
     from dtq.core.scheduler import Scheduler
     from dtq.core.workload import iter_tasks
-    from dtq.sink import EventSink, open_log
+    from dtq.log.sink import EventSink, open_log
 
     scenario = scenario_file(args.tmp, "million", SCENARIO.format(seed=args.seed, count=args.size))
     plan = compile_plan(scenario.model)

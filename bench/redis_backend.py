@@ -162,7 +162,7 @@ def _wait_for(what: str, done: Any, processes: Sequence[subprocess.Popen[bytes]]
 
 def measure_dtq(tasks: int, tmp: Path, *, instant: bool) -> float:
     """Tasks per second through `dtq run` (no local worker) and 4 `dtq worker` processes."""
-    from dtq.backends.redis_conn import NAMESPACE_ENV
+    from dtq.backends.redis.conn import NAMESPACE_ENV
     from dtq.engine import runner
     from dtq.scenario import LoadedScenario
     from dtq.scenario.models import Scenario

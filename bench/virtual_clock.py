@@ -104,7 +104,7 @@ def _timed_sample(tasks: int, wall_s: float, cpu_s: float, base_kb: int) -> Samp
 def run_dtq(args: argparse.Namespace) -> Sample:
     """dtq: load the scenario file, run it on the virtual engine, full event log written."""
     from dtq.engine import runner
-    from dtq.logread import fold
+    from dtq.log.reader import fold
 
     text = SCENARIO.format(seed=args.seed, high=RATE_HIGH, low=RATE_LOW, until=horizon_s(args.size))
     scenario = scenario_file(args.tmp, f"mm2-{args.seed}", text)

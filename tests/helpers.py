@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -10,10 +11,15 @@ import orjson
 from dtq.core.plan import compile_plan
 from dtq.core.workload import iter_tasks
 from dtq.engine.virtual import VirtualEngine
+from dtq.log.sink import EventSink
 from dtq.scenario.models import Scenario
-from dtq.sink import EventSink
 
 Event = dict[str, Any]
+
+# The repository root, so that tests pass from any working directory.
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS_DIR = ROOT / "scenarios"
+DOCS_DIR = ROOT / "docs"
 
 
 def scenario(**fields: Any) -> Scenario:

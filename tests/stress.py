@@ -41,8 +41,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dtq.cli import main
+from dtq.log.verify import Verdict, verify_log
 from dtq.scenario.models import Scenario
-from dtq.verify import Verdict, verify_log
 from tests.reliability import (
     STOPS,
     TORTURE_MAX_DELAY_S,

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dtq.baseline import DEFAULT_BASELINES
-from dtq.check import check_scenarios, default_scenarios, markdown_summary, text_lines
+from dtq.compare.baseline import DEFAULT_BASELINES
+from dtq.compare.check import check_scenarios, default_scenarios, markdown_summary, text_lines
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 

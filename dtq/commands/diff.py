@@ -13,7 +13,7 @@ import orjson
 import yaml
 from rich.console import Console
 
-from dtq.baseline import (
+from dtq.compare.baseline import (
     KIND_LOG,
     KIND_SCENARIO,
     Outcome,
@@ -22,9 +22,9 @@ from dtq.baseline import (
     outcome_from_state,
     simulate,
 )
-from dtq.diff import FAIL_ON, build_diff, is_failure, render_markdown, render_text
+from dtq.compare.diff import FAIL_ON, build_diff, is_failure, render_markdown, render_text
 from dtq.errors import UsageError
-from dtq.logread import fold
+from dtq.log.reader import fold
 from dtq.scenario import load_scenario
 
 _SCENARIO_SUFFIXES = (".yaml", ".yml")

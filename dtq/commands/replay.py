@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from dtq.replay import ReplayOptions, replay
+from dtq.render.replay import ReplayOptions, replay
 
 
 def register(subparsers: Any) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from dtq.logread import fold
-from dtq.report import build_report, render_markdown, render_text
+from dtq.log.reader import fold
+from dtq.render.report import build_report, render_markdown, render_text
 
 
 def register(subparsers: Any) -> None:

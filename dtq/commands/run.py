@@ -9,12 +9,12 @@ from typing import Any
 
 from rich.console import Console
 
-from dtq.dashboard import render_summary
 from dtq.engine import runner
 from dtq.errors import DtqError, UsageError
 from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED
-from dtq.expect import evaluate, format_checks
-from dtq.live import make_display
+from dtq.fold.expect import evaluate, format_checks
+from dtq.render.dashboard import render_summary
+from dtq.render.live import make_display
 from dtq.scenario import LoadedScenario, load_scenario
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dtq.verify import verdict_lines, verify_log
+from dtq.log.verify import verdict_lines, verify_log
 
 
 def register(subparsers: Any) -> None:

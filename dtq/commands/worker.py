@@ -11,15 +11,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from dtq import __version__
-from dtq.backends.redis_conn import (
+from dtq.backends.redis.conn import (
     RedisConnection,
     RunGone,
     check_namespace,
     describe_url,
     namespace_from_env,
 )
-from dtq.backends.redis_store import RunKeys, RunStore, find_current, scenario_of
-from dtq.backends.redis_worker import WorkerPool
+from dtq.backends.redis.store import RunKeys, RunStore, find_current, scenario_of
+from dtq.backends.redis.worker import WorkerPool
 from dtq.core.plan import compile_plan
 from dtq.engine.runner import stop_signals
 from dtq.errors import BackendError, UsageError

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from dtq import __version__
 from dtq.core.plan import compile_plan
 from dtq.core.workload import count_tasks, iter_tasks
-from dtq.engine.redis_engine import RedisEngine
+from dtq.engine.distributed import RedisEngine
 from dtq.engine.threaded import Execute, ThreadedEngine
 from dtq.engine.virtual import VirtualEngine
 from dtq.errors import DtqError
@@ -33,8 +33,8 @@ from dtq.events import (
     STATUS_INTERRUPTED,
     TOTAL_KEYS,
 )
+from dtq.log.sink import EventSink, Observer, open_log
 from dtq.scenario import LoadedScenario
-from dtq.sink import EventSink, Observer, open_log
 
 
 class Engine(Protocol):

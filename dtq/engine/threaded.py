@@ -20,7 +20,7 @@ from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fau
 from dtq.engine.common import SchedulerEngine, stall_message
 from dtq.errors import RunStalled
 from dtq.events import STATUS_COMPLETED, STATUS_FAILED, STATUS_INTERRUPTED
-from dtq.sink import EventSink
+from dtq.log.sink import EventSink
 
 Execute = Callable[[Attempt], None]
 

@@ -17,7 +17,7 @@ from dtq.core.timeline import apply_fault_edge, end_open_outages, fault_timeline
 from dtq.engine.common import SchedulerEngine, stall_message
 from dtq.errors import RunStalled
 from dtq.events import STATUS_COMPLETED, STATUS_FAILED, STATUS_INTERRUPTED
-from dtq.sink import EventSink
+from dtq.log.sink import EventSink
 
 _INF = float("inf")
 # How many steps between looks at the stop flag (a signal handler sets it).

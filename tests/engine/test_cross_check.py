@@ -4,7 +4,7 @@ One M/M/2 scenario with two priority classes runs on real threads at `time_scale
 on the virtual clock. Same seed, so the same tasks arrive with the same durations: the
 i-th P1 task of one run is the i-th P1 task of the other, and the noise the two runs
 share cancels in the per-task wait differences, whose standard error comes from batch
-means (`dtq.theory.batch_means`, batches long enough for the queue's memory).
+means (`dtq.theory.validate.batch_means`, batches long enough for the queue's memory).
 
 The real clock can only be late: an attempt runs a little past its drawn duration
 (timer and thread wake-up), and a task that finds a worker idle waits for that worker's
@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 from dtq.engine import runner
-from dtq.logread import fold, iter_events
+from dtq.log.reader import fold, iter_events
 from dtq.scenario import load_scenario
-from dtq.theory import SIGMAS, WARMUP_FRACTION, QueueModel, batch_means, cobham_waits
+from dtq.theory.validate import SIGMAS, WARMUP_FRACTION, QueueModel, batch_means, cobham_waits
 
 MEAN_S = 0.020
 MODEL = QueueModel(2, 1.0 / MEAN_S, (18.0, 42.0), "priority")  # rho 0.6, P1 30% of the load

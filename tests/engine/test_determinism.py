@@ -16,8 +16,9 @@ import orjson
 import pytest
 
 from dtq.events import RUN_STARTED
+from tests.helpers import SCENARIOS_DIR
 
-SCENARIOS = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted(SCENARIOS_DIR.glob("*.yaml"))
 
 # The fields that read the wall clock: when the run started and how long it took.
 WALL_CLOCK_FIELDS = {RUN_STARTED: ("started_at",)}

@@ -19,9 +19,9 @@ import yaml
 
 from dtq.engine import runner
 from dtq.errors import LogFormatError
+from dtq.log.verify import Verdict, verdict_lines, verify_log
 from dtq.scenario import LoadedScenario
 from dtq.scenario.models import Scenario
-from dtq.verify import Verdict, verdict_lines, verify_log
 from tests.helpers import scenario
 
 Event = dict[str, Any]

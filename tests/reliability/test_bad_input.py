@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dtq.cli import main
-from dtq.verify import verify_log
+from dtq.log.verify import verify_log
 from tests.helpers import scenario
 from tests.reliability import TORTURE_SCENARIO, run_logged, write_scenario
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from dtq import dashboard, live
 from dtq.cli import main
 from dtq.commands import run as run_command
 from dtq.core.scheduler import Scheduler
 from dtq.core.task import Attempt
 from dtq.engine import runner
-from dtq.verify import Verdict, verdict_lines, verify_log
+from dtq.log.verify import Verdict, verdict_lines, verify_log
+from dtq.render import dashboard, live
 from tests.helpers import scenario
 from tests.reliability import big_model, read_events, run_logged, write_scenario
 

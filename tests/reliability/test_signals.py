@@ -17,11 +17,11 @@ import pytest
 
 from dtq.cli import main
 from dtq.commands import run as run_command
-from dtq.dashboard import render_summary
 from dtq.engine import runner
+from dtq.log.sink import JsonLinesFile
+from dtq.log.verify import verdict_lines, verify_log
+from dtq.render.dashboard import render_summary
 from dtq.scenario import LoadedScenario, load_scenario
-from dtq.sink import JsonLinesFile
-from dtq.verify import verdict_lines, verify_log
 from tests.helpers import scenario
 from tests.reliability import (
     STOPS,

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from dtq.cli import main
 from dtq.engine import runner
 from dtq.errors import LogFormatError
+from dtq.log.verify import Verdict, verdict_lines, verify_log
 from dtq.scenario import load_scenario
-from dtq.verify import Verdict, verdict_lines, verify_log
 from tests.eventlog_factory import LogBuilder, small_log
 from tests.helpers import scenario
 from tests.reliability import read_events, run_logged, write_events

@@ -1,0 +1,688 @@
+"""Two run outcomes side by side: DLQ entries, totals, per-priority metrics and settings.
+
+`build_diff` is the only place that compares; it returns one JSON-ready dict whose shape
+is `DIFF_JSON_SCHEMA` (documented in docs/diff-json.md). The text and markdown renderers
+only lay that dict out, so the three formats cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dtq.compare.baseline import (
+    KIND_BASELINE,
+    KIND_LOG,
+    KIND_SCENARIO,
+    DlqRecord,
+    Outcome,
+    PriorityMetrics,
+)
+from dtq.events import TOTAL_KEYS
+from dtq.fold.expect import format_seconds
+
+DIFF_SCHEMA_VERSION: Final = 1
+MAX_LISTED: Final = 50
+"""Task ids shown per section in text and markdown (JSON lists them all)."""
+METRIC_NAMES: Final = (
+    "wait_p50_s",
+    "wait_p95_s",
+    "wait_p99_s",
+    "throughput_per_s",
+    "success_rate",
+)
+DLQ_FIELDS: Final = ("reason", "attempts", "last_error")
+"""What makes a DLQ entry present on both sides count as changed."""
+FAIL_ON: Final = ("dlq", "metrics", "none")
+NO_WAITS: Final = "a baseline holds no wait times"
+
+Diff = dict[str, Any]
+
+
+# -- comparing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DlqChange:
+    """A task dead-lettered on both sides, differently."""
+
+    a: DlqRecord
+    b: DlqRecord
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DlqChanges:
+    """DLQ entries matched by task id: only in A, only in B, changed."""
+
+    only_in_a: list[DlqRecord] = field(default_factory=list)
+    only_in_b: list[DlqRecord] = field(default_factory=list)
+    changed: list[DlqChange] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many task ids differ in any way."""
+        return len(self.only_in_a) + len(self.only_in_b) + len(self.changed)
+
+
+def compare_dlq(a: dict[str, DlqRecord], b: dict[str, DlqRecord]) -> DlqChanges:
+    """Match two DLQs by task id; every list sorted by task id."""
+    changes = DlqChanges(
+        only_in_a=[a[task_id] for task_id in sorted(a.keys() - b.keys())],
+        only_in_b=[b[task_id] for task_id in sorted(b.keys() - a.keys())],
+    )
+    for task_id in sorted(a.keys() & b.keys()):
+        old, new = a[task_id], b[task_id]
+        fields = tuple(name for name in DLQ_FIELDS if getattr(old, name) != getattr(new, name))
+        if fields:
+            changes.changed.append(DlqChange(old, new, fields))
+    return changes
+
+
+def settings_changes(a: object, b: object, path: str = "") -> list[dict[str, Any]]:
+    """Every dotted path where two resolved scenarios differ, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found: list[dict[str, Any]] = []
+        for key in sorted(a.keys() | b.keys(), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in b:
+                found.append({"path": where, "change": "removed", "a": a[key], "b": None})
+            elif key not in a:
+                found.append({"path": where, "change": "added", "a": None, "b": b[key]})
+            else:
+                found.extend(settings_changes(a[key], b[key], where))
+        return found
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            change
+            for index, (x, y) in enumerate(zip(a, b, strict=True))
+            for change in settings_changes(x, y, f"{path}[{index}]")
+        ]
+    return [] if a == b else [{"path": path, "change": "changed", "a": a, "b": b}]
+
+
+def build_diff(a: Outcome, b: Outcome, *, tolerance_pct: float = 10.0) -> Diff:
+    """Compare two outcomes; the result has the shape of `DIFF_JSON_SCHEMA`."""
+    dlq = compare_dlq(a.dlq, b.dlq)
+    settings_known = a.settings is not None and b.settings is not None
+    settings = settings_changes(a.settings, b.settings) if settings_known else []
+    totals = [
+        {
+            "name": key,
+            "a": a.totals[key],
+            "b": b.totals[key],
+            "delta": b.totals[key] - a.totals[key],
+        }
+        for key in TOTAL_KEYS
+    ]
+    metrics = _metrics_section(a, b, tolerance_pct)
+    rows = metrics["by_priority"]
+    differences = {
+        "settings": bool(settings) or a.scenario_sha256 != b.scenario_sha256,
+        "totals": any(row["delta"] != 0 for row in totals),
+        "dlq": dlq.count > 0,
+        "metrics": any(row["a"] != row["b"] for row in rows),
+        "metrics_beyond_tolerance": any(row["beyond_tolerance"] for row in rows),
+    }
+    differences["any"] = any(differences.values())
+    return {
+        "diff_schema": DIFF_SCHEMA_VERSION,
+        "a": _side(a),
+        "b": _side(b),
+        "same_scenario": a.scenario_sha256 == b.scenario_sha256 and bool(a.scenario_sha256),
+        "settings": {"available": settings_known, "changes": settings},
+        "totals": totals,
+        "dlq": _dlq_section(a, b, dlq),
+        "metrics": metrics,
+        "differences": differences,
+    }
+
+
+def is_failure(diff: Diff, fail_on: str) -> bool:
+    """Whether `--fail-on` counts this diff as a failure (exit 1)."""
+    if fail_on == "dlq":
+        return bool(diff["differences"]["dlq"])
+    if fail_on == "metrics":
+        return bool(diff["differences"]["metrics_beyond_tolerance"])
+    return False
+
+
+def _side(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "source": outcome.source,
+        "kind": outcome.kind,
+        "scenario": outcome.scenario,
+        "scenario_path": outcome.scenario_path,
+        "scenario_sha256": outcome.scenario_sha256,
+        "seed": outcome.seed,
+        "clock": outcome.clock,
+        "dtq": outcome.dtq,
+        "status": outcome.status,
+        "dlq_count": len(outcome.dlq),
+        "metrics_available": outcome.metrics is not None,
+        "settings_available": outcome.settings is not None,
+        "notes": list(outcome.notes),
+    }
+
+
+def _dlq_section(a: Outcome, b: Outcome, dlq: DlqChanges) -> dict[str, Any]:
+    def grouped(key: str, pick: Callable[[DlqRecord], str | int]) -> list[dict[str, Any]]:
+        count_a = Counter(pick(r) for r in a.dlq.values())
+        count_b = Counter(pick(r) for r in b.dlq.values())
+        return [
+            {
+                key: value,
+                "a": count_a[value],
+                "b": count_b[value],
+                "delta": count_b[value] - count_a[value],
+            }
+            for value in sorted(count_a.keys() | count_b.keys())
+        ]
+
+    return {
+        "only_in_a": [record.as_dict() for record in dlq.only_in_a],
+        "only_in_b": [record.as_dict() for record in dlq.only_in_b],
+        "changed": [
+            {
+                "task_id": change.a.task_id,
+                "type": change.a.type,
+                "priority": change.a.priority,
+                "fields": list(change.fields),
+                "a": {name: getattr(change.a, name) for name in DLQ_FIELDS},
+                "b": {name: getattr(change.b, name) for name in DLQ_FIELDS},
+            }
+            for change in dlq.changed
+        ],
+        "unchanged": len(a.dlq.keys() & b.dlq.keys()) - len(dlq.changed),
+        "by_reason": grouped("reason", lambda r: r.reason),
+        "by_priority": grouped("priority", lambda r: r.priority),
+        "by_type": grouped("type", lambda r: r.type),
+    }
+
+
+def _metrics_section(a: Outcome, b: Outcome, tolerance_pct: float) -> dict[str, Any]:
+    missing = [side for side, o in (("a", a), ("b", b)) if o.metrics is None]
+    section: dict[str, Any] = {
+        "available": not missing,
+        "unavailable": {side: NO_WAITS for side in missing},
+        "tolerance_pct": tolerance_pct,
+        "by_priority": [],
+    }
+    if a.metrics is None or b.metrics is None:
+        return section
+    for priority in sorted(a.metrics.keys() | b.metrics.keys()):
+        old, new = a.metrics.get(priority), b.metrics.get(priority)
+        for name in METRIC_NAMES:
+            section["by_priority"].append(
+                _metric_row(priority, name, _value(old, name), _value(new, name), tolerance_pct)
+            )
+    return section
+
+
+def _value(metrics: PriorityMetrics | None, name: str) -> float | None:
+    value = getattr(metrics, name) if metrics is not None else None
+    return float(value) if value is not None else None
+
+
+def _metric_row(
+    priority: int, name: str, a: float | None, b: float | None, tolerance_pct: float
+) -> dict[str, Any]:
+    delta = round(b - a, 9) if a is not None and b is not None else None
+    change_pct = round(100.0 * (b - a) / abs(a), 4) if a and b is not None else None
+    if a == b:
+        beyond = False
+    elif change_pct is None:
+        beyond = True  # appeared, vanished, or moved off zero: no finite ratio to hold it to
+    else:
+        beyond = abs(change_pct) > tolerance_pct
+    return {
+        "priority": priority,
+        "metric": name,
+        "a": a,
+        "b": b,
+        "delta": delta,
+        "change_pct": change_pct,
+        "beyond_tolerance": beyond,
+    }
+
+
+# -- layout shared by text and markdown --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A titled table; `more` rows were left out (shown as `... and N more`)."""
+
+    title: str
+    headers: Sequence[str]
+    rows: list[list[str]]
+    more: int = 0
+
+
+_Block = str | _Table
+
+
+def headline(diff: Diff) -> str:
+    """One line: `no difference`, or what differs (and, plainly, what does not)."""
+    differences = diff["differences"]
+    if not differences["any"]:
+        compared = "settings, totals, DLQ and per-priority metrics"
+        if not diff["metrics"]["available"]:
+            compared = "settings, totals and DLQ"
+        return f"no difference ({compared} compared; {diff['a']['dlq_count']} in each DLQ)"
+    parts = []
+    if differences["settings"]:
+        changed = len(diff["settings"]["changes"])
+        parts.append(f"settings ({changed})" if changed else "scenario file")
+    if differences["totals"]:
+        parts.append("totals")
+    dlq = diff["dlq"]
+    if differences["dlq"]:
+        parts.append(
+            f"DLQ ({len(dlq['only_in_a'])} only in A, {len(dlq['only_in_b'])} only in B, "
+            f"{len(dlq['changed'])} changed)"
+        )
+    if differences["metrics"]:
+        rows = diff["metrics"]["by_priority"]
+        changed = sum(1 for row in rows if row["a"] != row["b"])
+        beyond = sum(1 for row in rows if row["beyond_tolerance"])
+        tolerance = _pct(diff["metrics"]["tolerance_pct"])
+        parts.append(f"metrics ({changed} changed, {beyond} beyond ±{tolerance})")
+    line = "differences: " + ", ".join(parts)
+    return line if differences["dlq"] else line + "; DLQ: no difference"
+
+
+def _blocks(diff: Diff) -> list[_Block]:
+    blocks: list[_Block] = [_describe_side("A", diff["a"]), _describe_side("B", diff["b"])]
+    blocks.append(headline(diff))
+    blocks += [f"note: {note}" for side in ("a", "b") for note in diff[side]["notes"]]
+    if diff["differences"]["any"]:
+        blocks += _settings_blocks(diff)
+        blocks += _totals_blocks(diff)
+        blocks += _dlq_blocks(diff)
+    if diff["differences"]["any"] or not diff["metrics"]["available"]:
+        blocks += _metrics_blocks(diff)
+    return blocks
+
+
+def _describe_side(label: str, side: dict[str, Any]) -> str:
+    seed = "?" if side["seed"] is None else side["seed"]
+    clock = f", {side['clock']} clock" if side["clock"] else ""
+    return (
+        f"{label}: {side['source']} ({side['kind']}: {side['scenario'] or 'unknown scenario'}, "
+        f"seed {seed}{clock}, {side['dlq_count']} in the DLQ)"
+    )
+
+
+def _settings_blocks(diff: Diff) -> list[_Block]:
+    settings = diff["settings"]
+    if not settings["available"]:
+        missing = " and ".join(s.upper() for s in ("a", "b") if not diff[s]["settings_available"])
+        return [] if diff["same_scenario"] else [f"settings: unknown for {missing}"]
+    if not settings["changes"]:
+        if diff["same_scenario"]:
+            return []
+        return ["settings: the scenario files differ but no resolved setting does"]
+    rows = [
+        [change["path"], _setting(change, "a"), _setting(change, "b")]
+        for change in settings["changes"]
+    ]
+    return [_Table("Settings that differ (A -> B)", ("setting", "A", "B"), rows)]
+
+
+def _setting(change: dict[str, Any], side: str) -> str:
+    absent = (change["change"], side) in {("added", "a"), ("removed", "b")}
+    if absent:
+        return "(absent)"
+    value = change[side]
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def _totals_blocks(diff: Diff) -> list[_Block]:
+    if not diff["differences"]["totals"]:
+        return ["totals: no difference"]
+    rows = [
+        [row["name"].replace("_", "-"), str(row["a"]), str(row["b"]), f"{row['delta']:+d}"]
+        for row in diff["totals"]
+    ]
+    return [_Table("Totals", ("total", "A", "B", "change"), rows)]
+
+
+def _dlq_blocks(diff: Diff) -> list[_Block]:
+    dlq = diff["dlq"]
+    if not diff["differences"]["dlq"]:
+        return [f"DLQ: no difference ({diff['a']['dlq_count']} entries on each side)"]
+    headers = ("task", "type", "priority", "reason", "attempts", "last error")
+    blocks: list[_Block] = [
+        f"DLQ: {len(dlq['only_in_a'])} only in A, {len(dlq['only_in_b'])} only in B, "
+        f"{len(dlq['changed'])} changed, {dlq['unchanged']} the same"
+    ]
+    for key, title in (
+        ("only_in_a", "Only in A (not dead-lettered in B)"),
+        ("only_in_b", "Only in B (not dead-lettered in A)"),
+    ):
+        if dlq[key]:
+            rows = [_dlq_row(entry) for entry in dlq[key]]
+            blocks.append(_limited(f"{title}: {len(rows)}", headers, rows))
+    if dlq["changed"]:
+        rows = [
+            [c["task_id"], c["type"], f"P{c['priority']}", _what_changed(c)] for c in dlq["changed"]
+        ]
+        title = f"Dead-lettered on both sides, differently: {len(rows)}"
+        blocks.append(_limited(title, ("task", "type", "priority", "A -> B"), rows))
+    for key, label in (("reason", "reason"), ("priority", "priority"), ("type", "task type")):
+        rows = [
+            [
+                f"P{row[key]}" if key == "priority" else str(row[key]),
+                str(row["a"]),
+                str(row["b"]),
+                f"{row['delta']:+d}",
+            ]
+            for row in dlq[f"by_{key}"]
+        ]
+        blocks.append(_Table(f"DLQ by {label}", (label, "A", "B", "change"), rows))
+    return blocks
+
+
+def _dlq_row(entry: dict[str, Any]) -> list[str]:
+    return [
+        entry["task_id"],
+        entry["type"],
+        f"P{entry['priority']}",
+        entry["reason"],
+        str(entry["attempts"]),
+        entry["last_error"],
+    ]
+
+
+def _what_changed(change: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{name} {change['a'][name]} -> {change['b'][name]}" for name in change["fields"]
+    )
+
+
+def _limited(title: str, headers: Sequence[str], rows: list[list[str]]) -> _Table:
+    return _Table(title, headers, rows[:MAX_LISTED], more=max(0, len(rows) - MAX_LISTED))
+
+
+def _metrics_blocks(diff: Diff) -> list[_Block]:
+    metrics = diff["metrics"]
+    if not metrics["available"]:
+        return [
+            f"metrics: unavailable for {side.upper()} ({reason})"
+            for side, reason in sorted(metrics["unavailable"].items())
+        ]
+    changed = [row for row in metrics["by_priority"] if row["a"] != row["b"]]
+    if not changed:
+        return ["metrics: no difference (wait p50/p95/p99, throughput, success rate per priority)"]
+    tolerance = _pct(metrics["tolerance_pct"])
+    rows = [
+        [
+            f"P{row['priority']}",
+            _METRIC_LABELS[row["metric"]],
+            _metric(row["metric"], row["a"]),
+            _metric(row["metric"], row["b"]),
+            _metric_delta(row["metric"], row["delta"]),
+            "-" if row["change_pct"] is None else f"{row['change_pct']:+.1f}%",
+            "✗" if row["beyond_tolerance"] else "",
+        ]
+        for row in changed
+    ]
+    headers = ("priority", "metric", "A", "B", "change", "relative", "")
+    blocks: list[_Block] = [_Table("Metrics per priority that changed", headers, rows)]
+    unchanged = len(metrics["by_priority"]) - len(changed)
+    legend = f"✗: moved more than ±{tolerance} (--tolerance)"
+    if unchanged:
+        legend += f"; {unchanged} per-priority metrics unchanged (not shown)"
+    blocks.append(legend)
+    return blocks
+
+
+_METRIC_LABELS: Final = {
+    "wait_p50_s": "wait p50",
+    "wait_p95_s": "wait p95",
+    "wait_p99_s": "wait p99",
+    "throughput_per_s": "throughput",
+    "success_rate": "success rate",
+}
+
+
+def _metric(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if name == "throughput_per_s":
+        return f"{value:.2f}/s"
+    if name == "success_rate":
+        return f"{value * 100:.2f}%"
+    return format_seconds(value)
+
+
+def _metric_delta(name: str, delta: float | None) -> str:
+    if delta is None:
+        return "-"
+    if name == "throughput_per_s":
+        return f"{delta:+.2f}/s"
+    if name == "success_rate":
+        return f"{delta * 100:+.2f} pts"
+    return ("+" if delta >= 0 else "-") + format_seconds(abs(delta))
+
+
+def _pct(value: float) -> str:
+    return f"{value:g}%"
+
+
+_NUMBER: Final = re.compile(r"^([-+]?[\d.]+(ms|s|%|/s| pts)?|-|)$")
+"""A cell right-aligned in text tables: a count, a duration, a rate, a percentage."""
+
+
+# -- text and markdown -------------------------------------------------------------------
+
+
+def render_text(diff: Diff) -> RenderableType:
+    """The diff as plain lines and rich tables, readable without colour."""
+    parts: list[RenderableType] = []
+    for block in _blocks(diff):
+        if isinstance(block, str):
+            parts.append(Text(block))
+            continue
+        table = Table(
+            title=block.title,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            min_width=len(block.title) + 2,
+        )
+        for index, header in enumerate(block.headers):
+            numbers = all(_NUMBER.match(row[index]) for row in block.rows)
+            table.add_column(header, justify="right" if numbers else "left", overflow="fold")
+        for row in block.rows:
+            table.add_row(*(Text(cell) for cell in row))
+        parts.append(table)
+        if block.more:
+            parts.append(Text(f"... and {block.more} more"))
+    return Group(*parts)
+
+
+def render_markdown(diff: Diff) -> str:
+    """The diff as GitHub-flavoured markdown (for a PR comment or $GITHUB_STEP_SUMMARY)."""
+    lines = ["## dtq diff", ""]
+    for block in _blocks(diff):
+        if isinstance(block, str):
+            lines += [block, ""]
+            continue
+        lines += [f"### {block.title}", "", *markdown_table(block.headers, block.rows), ""]
+        if block.more:
+            lines += [f"... and {block.more} more", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A GitHub table: header, `| --- |` separator, rows; `|` in a cell is escaped."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return [line(headers), line(["---"] * len(headers)), *(line(row) for row in rows)]
+
+
+# -- the JSON shape ----------------------------------------------------------------------
+
+_NUMBER_OR_NULL: Final = {"type": ["number", "null"]}
+_INT: Final = {"type": "integer"}
+_STR: Final = {"type": "string"}
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    """A closed object: every property required, no other allowed."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(properties),
+        "additionalProperties": False,
+    }
+
+
+def _count_row(key: str, key_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": _object({key: key_schema, "a": _INT, "b": _INT, "delta": _INT}),
+    }
+
+
+_DLQ_ENTRY: Final = _object(
+    {
+        "task_id": _STR,
+        "type": _STR,
+        "priority": _INT,
+        "reason": _STR,
+        "attempts": _INT,
+        "last_error": _STR,
+    }
+)
+_DLQ_STATE: Final = _object({"reason": _STR, "attempts": _INT, "last_error": _STR})
+
+DIFF_JSON_SCHEMA: Final[dict[str, Any]] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "dtq diff --format json",
+    "description": "Two run outcomes compared; documented field by field in docs/diff-json.md.",
+    **_object(
+        {
+            "diff_schema": {"const": DIFF_SCHEMA_VERSION},
+            "a": {"$ref": "#/$defs/side"},
+            "b": {"$ref": "#/$defs/side"},
+            "same_scenario": {"type": "boolean"},
+            "settings": _object(
+                {
+                    "available": {"type": "boolean"},
+                    "changes": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "path": _STR,
+                                "change": {"enum": ["changed", "added", "removed"]},
+                                "a": {},
+                                "b": {},
+                            }
+                        ),
+                    },
+                }
+            ),
+            "totals": {
+                "type": "array",
+                "items": _object(
+                    {"name": {"enum": list(TOTAL_KEYS)}, "a": _INT, "b": _INT, "delta": _INT}
+                ),
+            },
+            "dlq": _object(
+                {
+                    "only_in_a": {"type": "array", "items": _DLQ_ENTRY},
+                    "only_in_b": {"type": "array", "items": _DLQ_ENTRY},
+                    "changed": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "task_id": _STR,
+                                "type": _STR,
+                                "priority": _INT,
+                                "fields": {"type": "array", "items": {"enum": list(DLQ_FIELDS)}},
+                                "a": _DLQ_STATE,
+                                "b": _DLQ_STATE,
+                            }
+                        ),
+                    },
+                    "unchanged": {"type": "integer", "minimum": 0},
+                    "by_reason": _count_row("reason", _STR),
+                    "by_priority": _count_row("priority", _INT),
+                    "by_type": _count_row("type", _STR),
+                }
+            ),
+            "metrics": _object(
+                {
+                    "available": {"type": "boolean"},
+                    "unavailable": {
+                        "type": "object",
+                        "properties": {"a": _STR, "b": _STR},
+                        "additionalProperties": False,
+                    },
+                    "tolerance_pct": {"type": "number", "minimum": 0},
+                    "by_priority": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "priority": _INT,
+                                "metric": {"enum": list(METRIC_NAMES)},
+                                "a": _NUMBER_OR_NULL,
+                                "b": _NUMBER_OR_NULL,
+                                "delta": _NUMBER_OR_NULL,
+                                "change_pct": _NUMBER_OR_NULL,
+                                "beyond_tolerance": {"type": "boolean"},
+                            }
+                        ),
+                    },
+                }
+            ),
+            "differences": _object(
+                {
+                    name: {"type": "boolean"}
+                    for name in (
+                        "any",
+                        "settings",
+                        "totals",
+                        "dlq",
+                        "metrics",
+                        "metrics_beyond_tolerance",
+                    )
+                }
+            ),
+        }
+    ),
+    "$defs": {
+        "side": _object(
+            {
+                "source": _STR,
+                "kind": {"enum": [KIND_LOG, KIND_BASELINE, KIND_SCENARIO]},
+                "scenario": _STR,
+                "scenario_path": _STR,
+                "scenario_sha256": _STR,
+                "seed": {"type": ["integer", "null"]},
+                "clock": _STR,
+                "dtq": _STR,
+                "status": {"type": ["string", "null"]},
+                "dlq_count": _INT,
+                "metrics_available": {"type": "boolean"},
+                "settings_available": {"type": "boolean"},
+                "notes": {"type": "array", "items": _STR},
+            }
+        )
+    },
+}
+"""The JSON Schema (draft 2020-12) of `dtq diff --format json`."""

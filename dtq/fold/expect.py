@@ -1,0 +1,75 @@
+"""The scenario's `expect:` thresholds, checked against a folded run, k6-style.
+
+`evaluate` is the one place thresholds are judged: `dtq run` and `dtq check` both call it.
+Each threshold becomes one line, ✓ or ✗, with the observed value beside the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dtq.fold.state import RunState
+from dtq.scenario.durations import format_duration
+from dtq.scenario.models import Expect
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One threshold: what was observed beside the limit, and whether it held."""
+
+    name: str
+    observed: str
+    limit: str
+    passed: bool
+
+    def line(self, *, width: int = 0) -> str:
+        """`✓ dlq_max: 12 (limit <= 200)` (or ✗); the name dotted out to `width` characters."""
+        mark = "✓" if self.passed else "✗"
+        name = (
+            f"{self.name}{'.' * (width - len(self.name))}" if width > len(self.name) else self.name
+        )
+        return f"{mark} {name}: {self.observed} (limit {self.limit})"
+
+
+def format_checks(checks: Sequence[Check]) -> list[str]:
+    """One line per threshold, names dotted out to a common width so the values line up."""
+    width = max((len(check.name) for check in checks), default=0) + 3
+    return [check.line(width=width) for check in checks]
+
+
+def format_seconds(seconds: float) -> str:
+    """A measured duration to three significant digits: `1.69ms`, `12.3ms`, `2.41s`."""
+    if seconds == 0:
+        return "0s"
+    if seconds < 1.0:
+        return f"{seconds * 1000:.3g}ms"
+    return f"{seconds:.3g}s"
+
+
+def evaluate(expect: Expect, state: RunState) -> list[Check]:
+    """Every threshold of `expect` against `state`; a threshold with no data fails."""
+    checks: list[Check] = []
+    if expect.dlq_max is not None:
+        dlq = state.dead_lettered
+        checks.append(Check("dlq_max", str(dlq), f"<= {expect.dlq_max}", dlq <= expect.dlq_max))
+    for priority, limit_s in sorted((expect.wait_p95 or {}).items()):
+        stats = state.wait_stats(priority)
+        name = f"wait_p95[P{priority}]"
+        limit = f"<= {format_duration(limit_s)}"
+        if stats.count == 0:
+            checks.append(Check(name, f"no P{priority} task started", limit, False))
+            continue
+        checks.append(Check(name, format_seconds(stats.p95), limit, stats.p95 <= limit_s))
+    if expect.completed_min is not None:
+        submitted = state.submitted
+        ratio = state.succeeded / submitted if submitted else 0.0
+        checks.append(
+            Check(
+                "completed_min",
+                f"{ratio:.2%} ({state.succeeded}/{submitted})",
+                f">= {expect.completed_min:.2%}",
+                submitted > 0 and ratio >= expect.completed_min,
+            )
+        )
+    return checks

@@ -1,0 +1,419 @@
+"""Renders a `RunState` as the dashboard (rich), the final summary, and plain progress lines.
+
+Nothing here computes a metric: every number comes from the reducer (`dtq.fold.state`). The
+dashboard is planned for an exact terminal size: each section knows its height, and
+sections shrink (borders go, rows are trimmed) or drop out so that 80x24 stays
+readable and 200x60 shows everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.layout import Layout
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from dtq.fold.state import BUSY, CRASHED, STOPPED, FaultInfo, RunState, WorkerRow
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
+WIDE_MIN_WIDTH = 120  # side-by-side panels from here on
+FRAMED_MIN_HEIGHT = 36  # panels get borders from here on
+DLQ_ROWS_MAX = 8
+FAULT_LINES_MAX = 3
+STATE_STYLES = {BUSY: "green", CRASHED: "bold red", STOPPED: "dim"}
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A renderable that takes exactly `height` lines."""
+
+    renderable: RenderableType
+    height: int
+
+
+EMPTY = Section(Text(""), 0)
+
+
+class Frame:
+    """Renders a layout at a fixed width and height, whatever the console's size."""
+
+    def __init__(self, layout: Layout, *, width: int, height: int) -> None:
+        self.layout = layout
+        self.width = width
+        self.height = height
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """Render the layout at the frame's size (never wider than the console allows)."""
+        width = min(self.width, options.max_width)
+        yield from console.render(self.layout, options.update_dimensions(width, self.height))
+
+
+# -- formatting helpers -----------------------------------------------------------------
+
+
+def format_s(seconds: float) -> str:
+    """A duration for people: `850ms`, `2.35s`, `4m05s`."""
+    if seconds < 1.0:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60.0:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def format_rate(per_s: float) -> str:
+    """A rate per second with sensible precision."""
+    return f"{per_s:.1f}/s" if per_s < 100 else f"{per_s:.0f}/s"
+
+
+def sparkline(values: Sequence[int], width: int) -> str:
+    """The last `width` values as unicode blocks, scaled to their maximum."""
+    shown = values[-width:] if width > 0 else []
+    top = max(shown, default=0)
+    if top <= 0:
+        return SPARK_BLOCKS[0] * len(shown)
+    last = len(SPARK_BLOCKS) - 1
+    return "".join(SPARK_BLOCKS[round(v / top * last)] for v in shown)
+
+
+def bar(value: float, maximum: float, width: int, *, track: str = " ") -> str:
+    """A horizontal bar of `width` cells filled in proportion, with eighth-cell precision."""
+    if width <= 0:
+        return ""
+    share = min(max(value / maximum, 0.0), 1.0) if maximum > 0 else 0.0
+    full, part = divmod(round(share * width * 8), 8)
+    text = "█" * full + (BAR_EIGHTHS[part] if part else "")
+    return text.ljust(width, track)
+
+
+def failure_percent(state: RunState) -> float:
+    """Failed attempts as a share of attempts that ended."""
+    totals = state.totals()
+    ended = totals["failed"] + totals["succeeded"]
+    return 100.0 * totals["failed"] / ended if ended else 0.0
+
+
+# -- plain text ---------------------------------------------------------------------------
+
+
+def progress_line(state: RunState) -> str:
+    """One line for a non-TTY: t, done/expected, queued, running, succeeded, retrying, dlq, rate."""
+    expected = state.meta.expected_tasks if state.meta is not None else 0
+    done = f"done {state.finished_tasks}/{expected}" if expected else f"done {state.finished_tasks}"
+    return (
+        f"t={state.t:.2f}s {done} queued {state.queued} running {state.running} "
+        f"succeeded {state.succeeded} retrying {state.retrying} dlq {state.dead_lettered} "
+        f"rate {format_rate(state.throughput())}"
+    )
+
+
+def summary_lines(state: RunState) -> list[str]:
+    """The final summary as plain text lines: totals, status, throughput, waits per priority."""
+    totals = state.totals()
+    name = state.meta.scenario_name if state.meta is not None else "?"
+    lines = [
+        f"scenario {name}: {state.status} after {format_s(state.elapsed_s)}",
+        *(f"  {label:<14}{totals[key]}" for label, key in _SUMMARY_TOTALS),
+        f"  {'throughput':<14}{format_rate(_overall_rate(state))}",
+    ]
+    for priority in state.priorities():
+        stats = state.wait_stats(priority)
+        if stats.count:
+            label = f"wait P{priority}"
+            lines.append(
+                f"  {label:<14}p50 {format_s(stats.p50)}  p95 {format_s(stats.p95)}"
+                f"  (n={stats.count})"
+            )
+    return lines
+
+
+_SUMMARY_TOTALS = (
+    ("submitted", "submitted"),
+    ("succeeded", "succeeded"),
+    ("retried", "retried"),
+    ("dead-lettered", "dead_lettered"),
+    ("pending", "pending"),
+)
+
+
+def _overall_rate(state: RunState) -> float:
+    return state.succeeded / state.elapsed_s if state.elapsed_s > 0 else 0.0
+
+
+def render_summary(state: RunState) -> RenderableType:
+    """The final summary as rich tables: totals and status, then wait p50/p95 per priority."""
+    totals = state.totals()
+    table = Table(title="Run summary", box=box.SIMPLE_HEAD, show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("status", state.status)
+    for label, key in _SUMMARY_TOTALS:
+        table.add_row(label, str(totals[key]))
+    table.add_row("throughput", format_rate(_overall_rate(state)))
+    waits = Table(title="Queue wait per priority", box=box.SIMPLE_HEAD)
+    for header in ("priority", "attempts", "p50", "p95"):
+        waits.add_column(header, justify="left" if header == "priority" else "right")
+    for priority in state.priorities():
+        stats = state.wait_stats(priority)
+        waits.add_row(
+            f"P{priority}", str(stats.count), *_stat_cells(stats.count, stats.p50, stats.p95)
+        )
+    return Group(table, waits)
+
+
+def _stat_cells(count: int, *values: float) -> list[str]:
+    return [format_s(v) if count else "-" for v in values]
+
+
+# -- dashboard sections ----------------------------------------------------------------
+
+
+def _header(state: RunState, *, width: int, paused: bool, speed: float | None) -> Section:
+    meta = state.meta
+    # Most important first: a narrow terminal cuts the details at the end of the line.
+    title = Text(no_wrap=True, overflow="ellipsis")
+    title.append("dtq ", style="bold")
+    title.append(meta.scenario_name if meta else "(waiting for run_started)", style="bold cyan")
+    title.append(f"  t {state.t:.2f}s  ", style="bold")
+    title.append("PAUSED" if paused else state.status.upper(), style="bold yellow")
+    if speed is not None:
+        title.append(f" ×{speed:g}")
+    if meta is not None:
+        title.append(f"  │ seed {meta.seed} · {meta.clock} clock", style="dim")
+        if meta.clock == "real":
+            title.append(f" ×{meta.time_scale:g}", style="dim")
+        title.append(f" · {meta.policy} · {meta.workers} workers · {meta.backend}", style="dim")
+    return Section(Group(title, _progress(state, width)), 2)
+
+
+def _progress(state: RunState, width: int) -> Text:
+    expected = state.meta.expected_tasks if state.meta is not None else 0
+    done = state.finished_tasks
+    if not expected:
+        return Text(f"finished {done} tasks (expected count unknown)")
+    share = min(done / expected, 1.0)
+    label = f" {done}/{expected} {share * 100:5.1f}%"
+    text = Text(bar(done, expected, max(width - len(label) - 1, 10), track="░"), style="green")
+    text.append(label)
+    return text
+
+
+def _counters(state: RunState) -> Section:
+    table = Table.grid(expand=True)
+    cells = (
+        ("submitted", str(state.submitted), "bold"),
+        ("queued", str(state.queued), "bold cyan"),
+        ("running", str(state.running), "bold green"),
+        ("succeeded", str(state.succeeded), "bold green"),
+        ("retrying", str(state.retrying), "bold yellow"),
+        ("dead", str(state.dead_lettered), "bold red"),
+        ("fail %", f"{failure_percent(state):.1f}", "bold red"),
+    )
+    for _ in cells:
+        table.add_column(justify="center")
+    table.add_row(*(Text(label, style="dim") for label, _, _ in cells))
+    table.add_row(*(Text(value, style=style) for _, value, style in cells))
+    return Section(table, 2)
+
+
+def _framed(title: str, body: RenderableType, rows: int, *, framed: bool) -> Section:
+    """A titled block: a panel (border) when there is room, else a bold title line."""
+    if framed:
+        return Section(Panel(body, title=title, title_align="left", box=box.ROUNDED), rows + 2)
+    return Section(Group(Text(title, style="bold"), body), rows + 1)
+
+
+def _table(*headers: str) -> Table:
+    table = Table(
+        box=None, padding=(0, 1), collapse_padding=True, pad_edge=False, header_style="bold dim"
+    )
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="left" if index == 0 else "right", no_wrap=True)
+    return table
+
+
+def _priorities(state: RunState, *, width: int, framed: bool) -> Section:
+    priorities = state.priorities()
+    deepest = max(
+        (state.by_priority[p].queued for p in priorities if p in state.by_priority), default=0
+    )
+    bar_width = max(width - (53 if framed else 49), 4)  # what the other columns leave
+    table = _table("P", "queued", "", "retry", "p50", "p95", "p99", "max")
+    table.columns[2].justify = "left"
+    for priority in priorities:
+        counts = state.by_priority.get(priority)
+        queued = counts.queued if counts is not None else 0
+        retrying = counts.retrying if counts is not None else 0
+        stats = state.wait_stats(priority)
+        table.add_row(
+            f"P{priority}",
+            str(queued),
+            Text(bar(queued, deepest, bar_width), style="cyan"),
+            str(retrying),
+            *_stat_cells(stats.count, stats.p50, stats.p95, stats.p99, stats.max),
+        )
+    return _framed("Queue depth and wait per priority", table, len(priorities) + 1, framed=framed)
+
+
+def _worker_cells(state: RunState, row: WorkerRow) -> list[str | Text]:
+    on_it = format_s(max(state.t - row.since_t, 0.0)) if row.task_id else ""
+    return [
+        row.name,
+        Text(row.state, style=STATE_STYLES.get(row.state, "")),
+        row.task_id or "-",
+        f"P{row.priority}" if row.priority is not None else "",
+        str(row.attempt) if row.attempt is not None else "",
+        on_it,
+        str(row.done),
+        str(row.failures),
+    ]
+
+
+def _workers(state: RunState, *, rows: int, framed: bool) -> Section:
+    table = _table("worker", "state", "task", "P", "try", "on it", "done", "fail")
+    table.columns[1].justify = table.columns[2].justify = "left"
+    workers = sorted(state.workers.values(), key=lambda w: w.name)
+    shown = workers if len(workers) <= rows else workers[: max(rows - 1, 0)]
+    for row in shown:
+        table.add_row(*_worker_cells(state, row))
+    if len(shown) < len(workers):
+        table.caption = f"... {len(workers) - len(shown)} more"
+        table.caption_justify = "left"
+    busy = state.running
+    title = f"Workers ({busy} busy of {len(workers)})"
+    return _framed(title, table, min(len(workers), rows) + 1, framed=framed)
+
+
+def _dlq(state: RunState, *, rows: int, framed: bool) -> Section:
+    table = _table("task", "reason", "last error", "tries")
+    table.columns[1].justify = table.columns[2].justify = "left"
+    latest = list(islice(reversed(state.dlq.values()), max(rows, 0)))
+    for entry in latest:
+        table.add_row(entry.task_id, entry.reason, entry.last_error, str(entry.attempts))
+    title = f"Dead letters ({len(state.dlq)}, latest first)"
+    return _framed(title, table, len(latest) + 1, framed=framed)
+
+
+def _throughput(state: RunState, *, width: int, framed: bool) -> Section:
+    label = f"throughput {format_rate(state.throughput())} "
+    history = state.throughput_history()
+    if state.finished is None:
+        history = history[:-1]  # the current second is still filling up
+    chrome = 4 if framed else 0
+    line = Text(label, style="bold")
+    line.append(sparkline(history, max(width - len(label) - chrome, 0)), style="green")
+    if framed:
+        return Section(Panel(line, box=box.ROUNDED, padding=(0, 1)), 3)
+    return Section(line, 1)
+
+
+def describe_fault(fault: FaultInfo) -> str:
+    """One line about an active fault: kind, what it breaks, since when."""
+    if fault.kind == "outage":
+        scope = ", ".join(fault.tasks) if fault.tasks else "all tasks"
+        rate = f"{fault.rate * 100:.0f}%" if fault.rate is not None else "?"
+        what = f"{fault.error} errors on {rate} of {scope}"
+    elif fault.kind == "worker_crash":
+        restart = format_s(fault.restart_after) if fault.restart_after is not None else "never"
+        what = f"{fault.workers} worker(s) down, restart after {restart}"
+    else:
+        what = fault.kind
+    return f"fault #{fault.index} {fault.kind}: {what} (since t {fault.started_t:.2f}s)"
+
+
+def _faults(state: RunState) -> Section:
+    faults = list(state.active_faults.values())
+    lines = [Text(describe_fault(f), style="bold red") for f in faults[:FAULT_LINES_MAX]]
+    if len(faults) > FAULT_LINES_MAX:
+        lines[-1] = Text(f"... {len(faults) - FAULT_LINES_MAX + 1} more faults", style="red")
+    return Section(Group(*lines), len(lines))
+
+
+def _footer(state: RunState, footer_keys: str | None) -> Section:
+    text = Text(f"event {state.seq}", style="dim")
+    if footer_keys:
+        text.append("   ")
+        text.append(footer_keys, style="bold")
+    return Section(text, 1)
+
+
+# -- planning ---------------------------------------------------------------------------
+
+
+def _column(sections: Iterable[Section]) -> Layout:
+    layout = Layout()
+    layout.split_column(*(Layout(s.renderable, size=s.height) for s in sections if s.height > 0))
+    return layout
+
+
+def render_dashboard(
+    state: RunState,
+    *,
+    width: int,
+    height: int,
+    paused: bool = False,
+    speed: float | None = None,
+    footer_keys: str | None = None,
+) -> RenderableType:
+    """The live dashboard of `state`, laid out to fill exactly `width` x `height` cells."""
+    framed = height >= FRAMED_MIN_HEIGHT
+    top = [_header(state, width=width, paused=paused, speed=speed), _counters(state)]
+    bottom = [_faults(state), _footer(state, footer_keys)]
+    spark = _throughput(state, width=width, framed=framed)
+    room = height - sum(s.height for s in (*top, *bottom))
+    if room >= spark.height + 4:
+        top.append(spark)
+        room -= spark.height
+    body = _body(state, width=width, height=room, framed=framed)
+    root = Layout()
+    root.split_column(
+        *(Layout(s.renderable, size=s.height) for s in top if s.height > 0),
+        Layout(body.renderable, ratio=1),  # takes the lines the fixed sections leave
+        *(Layout(s.renderable, size=s.height) for s in bottom if s.height > 0),
+    )
+    return Frame(root, width=width, height=height)
+
+
+def _body(state: RunState, *, width: int, height: int, framed: bool) -> Section:
+    """Queues, workers and dead letters in `height` lines: side by side if wide, else stacked."""
+    if height < 3:
+        return EMPTY
+    if width >= WIDE_MIN_WIDTH:
+        return _side_by_side(state, width=width, height=height, framed=framed)
+    return _stacked(state, width=width, height=height, framed=framed)
+
+
+def _side_by_side(state: RunState, *, width: int, height: int, framed: bool) -> Section:
+    """Queues over dead letters on the left, workers on the right."""
+    chrome = 3 if framed else 2  # border or title, plus the table header
+    left_width = width // 2
+    prio = _priorities(state, width=left_width, framed=framed)
+    left = [prio]
+    dlq_rows = min(len(state.dlq), height - prio.height - chrome)
+    if dlq_rows > 0 or (framed and height - prio.height >= chrome + 1):
+        left.append(_dlq(state, rows=max(dlq_rows, 0), framed=framed))
+    workers = _workers(state, rows=height - chrome, framed=framed)
+    row = Layout()
+    row.split_row(Layout(_column(left), size=left_width), Layout(_column([workers])))
+    return Section(row, height)
+
+
+def _stacked(state: RunState, *, width: int, height: int, framed: bool) -> Section:
+    """Queues, then workers, then a few dead letters; workers keep at least one row."""
+    chrome = 3 if framed else 2
+    prio = _priorities(state, width=width, framed=framed)
+    if prio.height > height - chrome - 1:
+        prio = EMPTY
+    room = height - prio.height
+    dlq_rows = min(len(state.dlq), DLQ_ROWS_MAX if framed else 3, room - 2 * chrome - 2)
+    dlq = _dlq(state, rows=dlq_rows, framed=framed) if dlq_rows > 0 else EMPTY
+    worker_rows = min(len(state.workers), room - dlq.height - chrome)
+    workers = _workers(state, rows=max(worker_rows, 1), framed=framed)
+    return Section(_column([prio, workers, dlq]), prio.height + workers.height + dlq.height)

@@ -1,0 +1,321 @@
+"""The metrics of one run, from its folded state: one dict, shown as text, JSON or markdown.
+
+`build_report` is the only place that picks the numbers; the text and markdown renderers
+only lay out that dict, so the three formats cannot disagree. The JSON shape is stable
+and documented key by key in docs/report-json.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dtq.fold.state import Counts, RunState, WaitStats
+from dtq.render.dashboard import format_s
+
+REPORT_SCHEMA = 1
+REAL_CLOCK_NOTE = "real clock with time-window faults: the DLQ may differ between runs"
+
+Report = dict[str, Any]
+
+# (column title, key in a group row) for the per-priority and per-type tables.
+COUNT_COLUMNS = (
+    ("submitted", "submitted"),
+    ("succeeded", "succeeded"),
+    ("DLQ", "dead_lettered"),
+    ("pending", "pending"),
+    ("retries", "retried"),
+    ("failures", "failed"),
+)
+WAIT_COLUMNS = (("p50", "p50_s"), ("p95", "p95_s"), ("p99", "p99_s"), ("max", "max_s"))
+
+
+# -- the numbers -------------------------------------------------------------------------
+
+
+def build_report(state: RunState, *, warnings: Sequence[str] = ()) -> Report:
+    """The report of a folded run as a JSON-ready dict (shape in docs/report-json.md)."""
+    elapsed_s = state.elapsed_s
+    return {
+        "report_schema": REPORT_SCHEMA,
+        "run": _run_section(state),
+        "totals": state.totals(),
+        "duplicate_runs": state.duplicates,
+        "throughput_per_s": _round(state.succeeded / elapsed_s if elapsed_s > 0 else 0.0),
+        "by_priority": [
+            {"priority": p, **_group(state.by_priority.get(p), state.wait_stats(p))}
+            for p in state.priorities()
+        ],
+        "by_type": [
+            {
+                "type": name,
+                "priority": _type_priority(state, name),
+                **_group(counts, state.wait_stats(name)),
+            }
+            for name, counts in sorted(state.by_type.items())
+        ],
+        "workers": [_worker(state, name, elapsed_s) for name in sorted(state.workers)],
+        "failures_by_error": _ranked(state.failures_by_error),
+        "dlq": _dlq_section(state),
+        "notes": [*_notes(state), *warnings],
+    }
+
+
+def _round(value: float) -> float:
+    return round(value, 6)
+
+
+def _run_section(state: RunState) -> dict[str, Any]:
+    meta = state.meta
+    finished = state.finished or {}
+    return {
+        "scenario": meta.scenario_name if meta else None,
+        "scenario_path": meta.scenario_path if meta else None,
+        "scenario_sha256": meta.scenario_sha256 if meta else None,
+        "seed": meta.seed if meta else None,
+        "clock": meta.clock if meta else None,
+        "time_scale": meta.time_scale if meta else None,
+        "workers": meta.workers if meta else None,
+        "backend": meta.backend if meta else None,
+        "policy": meta.policy if meta else None,
+        "max_attempts": meta.max_attempts if meta else None,
+        "expected_tasks": meta.expected_tasks if meta else None,
+        "started_at": meta.started_at if meta else None,
+        "dtq": meta.dtq if meta else None,
+        "status": state.status,
+        "finished": state.finished is not None,
+        "elapsed_s": _round(state.elapsed_s),
+        "error": finished.get("error"),
+    }
+
+
+def _wait(stats: WaitStats) -> dict[str, Any]:
+    empty = stats.count == 0
+    return {
+        "count": stats.count,
+        "mean_s": None if empty else _round(stats.mean),
+        "p50_s": None if empty else stats.p50,
+        "p95_s": None if empty else stats.p95,
+        "p99_s": None if empty else stats.p99,
+        "max_s": None if empty else stats.max,
+    }
+
+
+def _group(counts: Counts | None, stats: WaitStats) -> dict[str, Any]:
+    counts = counts or Counts()
+    return {
+        "submitted": counts.submitted,
+        "succeeded": counts.succeeded,
+        "dead_lettered": counts.dead_lettered,
+        "pending": counts.submitted - counts.succeeded - counts.dead_lettered,
+        "started": counts.started,
+        "failed": counts.failed,
+        "retried": counts.retried,
+        "redelivered": counts.redelivered,
+        "wait": _wait(stats),
+    }
+
+
+def _type_priority(state: RunState, name: str) -> int | None:
+    spec = state.meta.scenario.get("task_types", {}).get(name) if state.meta else None
+    priority = spec.get("priority") if isinstance(spec, dict) else None
+    return priority if isinstance(priority, int) else None
+
+
+def _worker(state: RunState, name: str, elapsed_s: float) -> dict[str, Any]:
+    row = state.workers[name]
+    return {
+        "worker": name,
+        "tasks_done": row.done,
+        "failures": row.failures,
+        "crashes": row.crashes,
+        "busy_s": _round(row.busy_s),
+        "utilisation": _round(row.busy_s / elapsed_s) if elapsed_s > 0 else 0.0,
+    }
+
+
+def _ranked(counts: dict[str, int] | Counter[str]) -> dict[str, int]:
+    """Counts by name, most frequent first, ties by name (stable output)."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _dlq_section(state: RunState) -> dict[str, Any]:
+    entries = state.dlq.values()
+    return {
+        "count": len(state.dlq),
+        "by_reason": _ranked(Counter(e.reason for e in entries)),
+        "by_last_error": _ranked(Counter(e.last_error for e in entries)),
+        "by_priority": {str(p): n for p, n in sorted(Counter(e.priority for e in entries).items())},
+        "by_type": _ranked(Counter(e.type for e in entries)),
+    }
+
+
+def _notes(state: RunState) -> list[str]:
+    notes = []
+    if state.meta is not None and state.meta.clock == "real" and _has_outage(state):
+        notes.append(REAL_CLOCK_NOTE)
+    if state.finished is None:
+        notes.append(
+            f"the log has no run_finished: the run did not end cleanly; numbers stop at "
+            f"t={state.t:.3f}s"
+        )
+    elif state.status != "completed":
+        pending = state.totals()["pending"]
+        error = state.finished.get("error")
+        detail = f": {error}" if error else ""
+        notes.append(f"run {state.status}{detail}; {pending} tasks still pending")
+    if state.duplicates:
+        notes.append(
+            f"{state.duplicates} duplicate runs after lost leases (at-least-once delivery)"
+        )
+    return notes
+
+
+def _has_outage(state: RunState) -> bool:
+    faults = state.meta.scenario.get("faults") if state.meta else None
+    declared = any(isinstance(f, dict) and f.get("kind") == "outage" for f in faults or [])
+    return declared or any(f.kind == "outage" for f in state.faults_seen)
+
+
+# -- text (rich) -------------------------------------------------------------------------
+
+
+def _title(report: Report) -> str:
+    run = report["run"]
+    return (
+        f"dtq report: {run['scenario']} (seed {run['seed']}, {run['clock']} clock, "
+        f"{run['policy']} policy, {run['workers']} workers): {run['status']} "
+        f"after {format_s(run['elapsed_s'])}"
+    )
+
+
+def _wait_cells(wait: dict[str, Any]) -> list[str]:
+    values = (wait["mean_s"], *(wait[key] for _, key in WAIT_COLUMNS))
+    return [str(wait["count"]), *("-" if v is None else format_s(v) for v in values)]
+
+
+def _label(group: dict[str, Any]) -> str:
+    return f"P{group['priority']}" if "type" not in group else str(group["type"])
+
+
+def _wait_rows(groups: Iterable[dict[str, Any]]) -> list[list[str]]:
+    return [[_label(g), *_wait_cells(g["wait"])] for g in groups]
+
+
+def _count_rows(groups: Iterable[dict[str, Any]]) -> list[list[str]]:
+    return [[_label(g), *(str(g[key]) for _, key in COUNT_COLUMNS)] for g in groups]
+
+
+def _wait_headers(first: str) -> list[str]:
+    return [first, "attempts", "mean", *(title for title, _ in WAIT_COLUMNS)]
+
+
+def _count_headers(first: str) -> list[str]:
+    return [first, *(title for title, _ in COUNT_COLUMNS)]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _tables(report: Report) -> list[tuple[str, Sequence[str], list[list[str]]]]:
+    """Every table of the report as (title, headers, rows), most important first."""
+    by_priority, by_type = report["by_priority"], report["by_type"]
+    errors = report["failures_by_error"]
+    return [
+        (
+            "Queue wait per priority (compare fifo and priority runs here)",
+            _wait_headers("priority"),
+            _wait_rows(by_priority),
+        ),
+        ("Tasks per priority", _count_headers("priority"), _count_rows(by_priority)),
+        ("Queue wait per task type", _wait_headers("type"), _wait_rows(by_type)),
+        ("Tasks per task type", _count_headers("type"), _count_rows(by_type)),
+        ("Totals", ("total", "count"), _totals_rows(report)),
+        ("Workers", WORKER_HEADERS, _worker_rows(report)),
+        (
+            "Failed attempts by error",
+            ("error", "attempts"),
+            [[k, str(n)] for k, n in errors.items()],
+        ),
+        (
+            f"Dead-letter queue: {_plural(report['dlq']['count'], 'task')}",
+            ("by", "value", "tasks"),
+            _dlq_rows(report),
+        ),
+    ]
+
+
+def _rich_table(title: str, headers: Iterable[str], rows: Iterable[Sequence[str]]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold")
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _worker_rows(report: Report) -> list[list[str]]:
+    return [
+        [
+            w["worker"],
+            str(w["tasks_done"]),
+            str(w["failures"]),
+            str(w["crashes"]),
+            format_s(w["busy_s"]),
+            f"{w['utilisation'] * 100:.1f}%",
+        ]
+        for w in report["workers"]
+    ]
+
+
+WORKER_HEADERS = ("worker", "done", "failures", "crashes", "busy", "utilisation")
+
+
+def _totals_rows(report: Report) -> list[list[str]]:
+    rows = [[key.replace("_", "-"), str(value)] for key, value in report["totals"].items()]
+    rows.append(["duplicate runs", str(report["duplicate_runs"])])
+    rows.append(["throughput", f"{report['throughput_per_s']:.2f}/s"])
+    return rows
+
+
+def _dlq_rows(report: Report) -> list[list[str]]:
+    dlq = report["dlq"]
+    rows = [["reason", name, str(n)] for name, n in dlq["by_reason"].items()]
+    rows += [["last error", name, str(n)] for name, n in dlq["by_last_error"].items()]
+    return rows
+
+
+def render_text(report: Report) -> RenderableType:
+    """The report as rich tables; the per-priority wait table comes first."""
+    parts: list[RenderableType] = [Text(_title(report), style="bold")]
+    parts.extend(_rich_table(*table) for table in _tables(report))
+    parts.extend(Text(f"note: {note}", style="yellow") for note in report["notes"])
+    return Group(*parts)
+
+
+# -- markdown ----------------------------------------------------------------------------
+
+
+def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    lines = [line(headers), "|" + "|".join("---" for _ in headers) + "|"]
+    lines.extend(line(row) for row in rows)
+    return lines
+
+
+def render_markdown(report: Report) -> str:
+    """The report as GitHub-flavoured markdown tables."""
+    lines = [f"## {_title(report)}", ""]
+    for title, headers, rows in _tables(report):
+        lines += [f"### {title}", "", *_md_table(headers, rows), ""]
+    lines += [f"> note: {note}" for note in report["notes"]]
+    return "\n".join(lines).rstrip() + "\n"

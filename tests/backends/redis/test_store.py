@@ -1,0 +1,252 @@
+"""The Lua scripts against a real Redis: atomic claims, policy order, leases, retries."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from dtq.backends.redis.conn import RedisConnection
+from dtq.backends.redis.store import Outcome, RunKeys, RunStore
+from dtq.backends.redis.wire import decode_entry
+from dtq.core.plan import Plan, compile_plan
+from dtq.core.queues import ReadyQueue
+from dtq.core.task import Task
+from dtq.engine.distributed import run_settings
+from dtq.fold.state import RunState
+from dtq.scenario import LoadedScenario
+from tests.helpers import scenario
+
+Event = dict[str, Any]
+OK = ("", "", False, 0.0, "")  # error, message, retry, delay, reason of a success
+JOIN_TIMEOUT_S = 30.0
+
+
+@pytest.fixture
+def make_store(redis_url: str, namespace: str) -> Iterator[Any]:
+    """Builds a run's store from scenario fields; closes its connections after the test."""
+    conns: list[RedisConnection] = []
+
+    def make(**fields: Any) -> tuple[RunStore, Plan]:
+        model = scenario(**fields)
+        plan = compile_plan(model)
+        conn = RedisConnection(redis_url, client_name=f"dtq:{namespace}:test", ride_out_s=1.0)
+        conns.append(conn)
+        store = RunStore(conn, RunKeys(namespace, f"run{len(conns)}"))
+        store.create(run_settings(LoadedScenario(Path("t.yaml"), "t", model, "0" * 64), plan))
+        return store, plan
+
+    yield make
+    for conn in conns:
+        conn.close()
+
+
+def _events(client: redis.Redis, store: RunStore) -> list[Event]:
+    entries: Any = client.xrange(store.keys.of("events"))
+    return [event for _, fields in entries for event in decode_entry(fields["e"])]
+
+
+def _counts(client: redis.Redis, store: RunStore) -> dict[str, int]:
+    raw: Any = client.hgetall(store.keys.of("counts"))
+    return {key: int(value) for key, value in raw.items()}
+
+
+def _success(task_id: str, number: int) -> list[Outcome]:
+    return [(task_id, number, True, *OK)]
+
+
+def test_concurrent_workers_claim_every_task_exactly_once(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """16 workers on their own connections race for 1,500 tasks: each is claimed once."""
+    store, _ = make_store()
+    tasks = [(f"job-{i:06d}", "job", 5, i % 2 == 0) for i in range(1, 1501)]
+    store.submit(1, tasks[:700])
+    store.submit(2, tasks[700:])
+    _, names = store.join(16, "test")
+    claimed: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def serve(name: str) -> None:
+        outcomes: list[Outcome] = []
+        while True:
+            claim = store.work(name, outcomes, 50)
+            outcomes = [item for a in claim.attempts for item in _success(*a)]
+            with lock:
+                claimed.extend(claim.attempts)
+            if not claim.attempts:
+                return
+
+    threads = [threading.Thread(target=serve, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_TIMEOUT_S)
+    assert not any(thread.is_alive() for thread in threads)
+    assert sorted(task_id for task_id, _ in claimed) == [task[0] for task in tasks]
+    assert {number for _, number in claimed} == {1}
+    counts = _counts(client, store)
+    assert (counts["started"], counts["succeeded"]) == (1500, 1500)
+    started = [e["task_id"] for e in _events(client, store) if e["event"] == "task_started"]
+    assert sorted(started) == [task[0] for task in tasks]
+
+
+@pytest.mark.parametrize("policy", ["priority", "fifo", "aging"])
+def test_claims_follow_the_policy_exactly_as_the_memory_queue_does(
+    make_store: Any, client: redis.Redis, policy: str
+) -> None:
+    """Mixed priorities submitted in waves pop in the order ReadyQueue pops them."""
+    fields: dict[str, Any] = {"policy": policy}
+    if policy == "aging":
+        fields["aging_interval"] = "15ms"
+    store, plan = make_store(scheduler=fields)
+    rng = random.Random(7)
+    number = 0
+    for wave in range(4):
+        batch = []
+        for _ in range(12):
+            number += 1
+            batch.append((f"job-{number:06d}", "job", rng.randint(1, 10), False))
+        store.submit(wave + 1, batch)
+        time.sleep(0.012)
+    _, (name,) = store.join(1, "test")
+    order: list[str] = []
+    outcomes: list[Outcome] = []
+    while True:
+        claim = store.work(name, outcomes, 1)
+        outcomes = [item for a in claim.attempts for item in _success(*a)]
+        if not claim.attempts:
+            break
+        order.append(claim.attempts[0][0])
+    queue = ReadyQueue(policy=policy, aging_interval_s=plan.aging_interval_s)
+    for event in _events(client, store):
+        if event["event"] == "task_submitted":
+            task = Task(event["task_id"], plan.kinds["job"], 0)
+            task.priority = event["priority"]
+            queue.push(task, event["t"])
+    expected = [queue.pop().id for _ in range(len(queue))]  # type: ignore[union-attr]
+    assert order == expected
+
+
+def test_a_lost_lease_is_redelivered_and_the_first_success_alone_counts(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """w1 goes silent, the task runs again on w2; w1's late success ends it, w2's is a duplicate."""
+    store, _ = make_store(visibility_timeout="100ms")
+    store.submit(1, [("job-000001", "job", 5, False)])
+    _, (first,) = store.join(1, "test")
+    assert store.work(first, [], 1).attempts == [("job-000001", 1)]
+    time.sleep(0.15)
+    store.tick("lost")
+    _, (second,) = store.join(1, "test")
+    assert store.work(second, [], 1).attempts == [("job-000001", 2)]
+    store.work(first, _success("job-000001", 1), 0)
+    store.work(second, _success("job-000001", 2), 0)
+    events = _events(client, store)
+    redelivered = [e for e in events if e["event"] == "task_redelivered"]
+    assert [(e["attempt"], e["lost_worker"]) for e in redelivered] == [(2, first)]
+    succeeded = [(e["worker"], e["attempt"]) for e in events if e["event"] == "task_succeeded"]
+    assert succeeded == [(first, 1), (second, 2)]
+    counts = _counts(client, store)
+    assert (counts["succeeded"], counts["redelivered"], counts["started"]) == (1, 1, 2)
+    folded = RunState().apply_all(events).totals()
+    assert folded["succeeded"] == 1
+    assert folded["pending"] == 0
+
+
+def test_an_attempt_lost_on_the_last_try_is_dead_lettered_as_lost(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """No attempt left after a lost lease: task_failed (crash), then DLQ with reason lost."""
+    store, _ = make_store(visibility_timeout="50ms", retry={"max_attempts": 1})
+    store.submit(1, [("job-000001", "job", 5, False)])
+    _, (name,) = store.join(1, "test")
+    store.work(name, [], 1)
+    time.sleep(0.1)
+    store.tick("lost")
+    events = [e for e in _events(client, store) if e["event"].startswith("task_")]
+    failed, dead = events[-2], events[-1]
+    assert (failed["event"], failed["error"], failed["will_retry"]) == (
+        "task_failed",
+        "crash",
+        False,
+    )
+    assert (dead["event"], dead["reason"], dead["attempts"]) == ("task_dead_lettered", "lost", 1)
+    assert client.hexists(store.keys.of("dlq"), "job-000001")
+
+
+def test_a_retry_waits_for_its_backoff_then_is_ready_again(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """A failure with a 60ms delay: nothing to claim at once, attempt 2 once it is due."""
+    store, _ = make_store()
+    store.submit(1, [("job-000001", "job", 5, False)])
+    _, (name,) = store.join(1, "test")
+    store.work(name, [], 1)
+    failure = [("job-000001", 1, False, "network", "injected network failure", True, 0.06, "")]
+    assert store.work(name, failure, 1).attempts == []
+    time.sleep(0.08)
+    assert store.work(name, [], 1).attempts == [("job-000001", 2)]
+    names = [e["event"] for e in _events(client, store) if e["event"].startswith("task_")]
+    assert names[-3:] == ["task_failed", "task_retry_ready", "task_started"]
+
+
+def test_a_retried_submit_call_submits_nothing_twice(make_store: Any, client: redis.Redis) -> None:
+    """The same coordinator operation applied twice (a reply lost, the call retried)."""
+    store, _ = make_store()
+    tasks = [("job-000001", "job", 5, False), ("job-000002", "job", 5, False)]
+    assert store.submit(1, tasks) == 2
+    assert store.submit(1, tasks) == 0
+    assert _counts(client, store)["submitted"] == 2
+
+
+def test_workers_that_leave_give_their_leases_back_at_once(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """A worker leaving mid-attempt: the task is redelivered without waiting for expiry."""
+    store, _ = make_store()
+    store.submit(1, [("job-000001", "job", 5, False)])
+    _, (first, second) = store.join(2, "test")
+    store.work(first, [], 1)
+    store.leave("lost", [first], [("job-000001", 1, first)])
+    assert store.work(second, [], 1).attempts == [("job-000001", 2)]
+    names = [e["event"] for e in _events(client, store)]
+    assert names[-3:] == ["task_redelivered", "worker_stopped", "task_started"]
+
+
+def test_a_copy_run_after_the_task_ended_is_a_counted_duplicate_that_changes_nothing(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """The late success ends the task; its redelivered copy still runs, and its failure
+    is logged as a duplicate: no retry, no DLQ, the fold agrees with Redis's counters."""
+    store, _ = make_store(visibility_timeout="100ms")
+    store.submit(1, [("job-000001", "job", 5, False)])
+    _, (first,) = store.join(1, "test")
+    store.work(first, [], 1)
+    time.sleep(0.15)
+    store.tick("lost")
+    store.work(first, _success("job-000001", 1), 0)
+    _, (second,) = store.join(1, "test")
+    assert store.work(second, [], 1).attempts == [("job-000001", 2)]
+    failure = [("job-000001", 2, False, "network", "injected network failure", True, 0.01, "")]
+    assert store.work(second, failure, 1).attempts == []
+    events = _events(client, store)
+    failed = events[-1]
+    assert (failed["event"], failed["duplicate"], failed["will_retry"]) == (
+        "task_failed",
+        True,
+        False,
+    )
+    assert not client.zcard(store.keys.of("delayed"))
+    state = RunState().apply_all(events)
+    assert state.duplicates == 1
+    counts = _counts(client, store)
+    folded = state.totals()
+    assert {key: folded[key] for key in counts} == counts
+    assert (folded["succeeded"], folded["failed"], folded["pending"]) == (1, 1, 0)

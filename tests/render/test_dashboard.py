@@ -1,0 +1,239 @@
+"""The dashboard, summary and progress line render the reducer's state; the live display folds."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from rich.console import Console, RenderableType
+
+from dtq.errors import MalformedEvent
+from dtq.fold.state import RunState, fold
+from dtq.render import live
+from dtq.render.dashboard import (
+    bar,
+    progress_line,
+    render_dashboard,
+    render_summary,
+    sparkline,
+    summary_lines,
+)
+from dtq.render.live import LiveDisplay, PlainDisplay, QuietDisplay, make_display
+from tests.eventlog_factory import LogBuilder, small_log
+
+KEYS = "space pause · q quit"
+
+
+def rendered(renderable: RenderableType, *, width: int, height: int) -> list[str]:
+    """The lines a recording console of that size shows."""
+    console = Console(record=True, width=width, height=height, color_system=None)
+    console.print(renderable)
+    return console.export_text().splitlines()
+
+
+def dashboard(
+    state: RunState,
+    *,
+    width: int,
+    height: int,
+    paused: bool = False,
+    speed: float | None = None,
+    footer_keys: str | None = None,
+) -> list[str]:
+    """The dashboard's lines at that size."""
+    frame = render_dashboard(
+        state, width=width, height=height, paused=paused, speed=speed, footer_keys=footer_keys
+    )
+    return rendered(frame, width=width, height=height)
+
+
+def mid_run() -> RunState:
+    """The small log folded up to t=2.5: an outage on, a task queued, both workers busy."""
+    return fold(e for e in small_log().events if e["t"] <= 2.5)
+
+
+def many_workers(count: int) -> RunState:
+    """A run with `count` busy workers and one dead letter."""
+    b = LogBuilder(workers=count, expected_tasks=count + 1)
+    b.run_started()
+    for index in range(count):
+        task_id = f"email-{index:06d}"
+        b.emit(0.0, "worker_started", worker=f"w{index + 1:02d}")
+        b.submit(0.0, task_id)
+        b.start(0.5, task_id, f"w{index + 1:02d}")
+    b.submit(0.0, "report-999999")
+    return fold(b.events)
+
+
+# -- the dashboard ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 60)])
+def test_the_dashboard_shows_counters_workers_queues_and_dead_letters(
+    width: int, height: int
+) -> None:
+    text = "\n".join(dashboard(fold(small_log().events), width=width, height=height))
+    for label in ("submitted", "queued", "running", "succeeded", "retrying", "dead", "fail %"):
+        assert label in text
+    assert "w01" in text and "w02" in text
+    assert "email-000003" in text and "non_retryable" in text
+    assert "P2" in text and "P8" in text
+    assert "4/4" in text and "100.0%" in text
+    assert "throughput" in text
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 60)])
+def test_the_dashboard_mid_run_shows_running_tasks_and_the_outage(width: int, height: int) -> None:
+    text = "\n".join(dashboard(mid_run(), width=width, height=height))
+    assert "report-000001" in text and "email-000002" in text
+    assert "busy" in text
+    assert "outage" in text and "network" in text
+    assert "2/4" not in text and "1/4" in text
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (100, 30), (200, 60), (40, 10)])
+def test_the_dashboard_fills_exactly_its_size(width: int, height: int) -> None:
+    lines = dashboard(many_workers(40), width=width, height=height, footer_keys=KEYS)
+    assert len(lines) == height
+    assert max(len(line) for line in lines) <= width
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 60)])
+def test_workers_that_do_not_fit_are_summed_up(width: int, height: int) -> None:
+    text = "\n".join(dashboard(many_workers(64), width=width, height=height))
+    assert "w01" in text
+    assert "w64" not in text
+    assert "more" in text
+
+
+def test_a_pause_the_speed_and_the_keys_are_shown() -> None:
+    text = "\n".join(
+        dashboard(mid_run(), width=80, height=24, paused=True, speed=4.0, footer_keys=KEYS)
+    )
+    assert "PAUSED" in text and "×4" in text and KEYS in text
+
+
+def test_an_empty_state_renders_as_waiting() -> None:
+    text = "\n".join(dashboard(RunState(), width=80, height=24))
+    assert "waiting" in text
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def test_sparkline_scales_to_the_maximum_and_keeps_the_last_values() -> None:
+    assert sparkline([0, 4, 8], 3) == "▁▅█"
+    assert sparkline([8, 0, 0, 8], 2) == "▁█"
+    assert sparkline([0, 0], 5) == "▁▁"
+    assert sparkline([], 5) == ""
+
+
+def test_bar_fills_in_proportion_with_eighths() -> None:
+    assert bar(5, 10, 4) == "██  "
+    assert bar(1, 16, 2) == "▏ "
+    assert bar(3, 0, 3, track="░") == "░░░"
+
+
+# -- summary and progress ---------------------------------------------------------------
+
+
+def test_summary_lines_give_the_totals_and_waits() -> None:
+    lines = summary_lines(fold(small_log().events))
+    text = "\n".join(lines)
+    assert "completed" in lines[0]
+    for label, value in (("submitted", 4), ("succeeded", 3), ("retried", 2), ("pending", 0)):
+        assert any(line.split() == [label, str(value)] for line in lines), label
+    assert any(line.split() == ["dead-lettered", "1"] for line in lines)
+    assert "wait P2" in text and "p95 500ms" in text
+
+
+def test_render_summary_is_a_table_of_the_totals() -> None:
+    text = "\n".join(rendered(render_summary(fold(small_log().events)), width=80, height=40))
+    assert "completed" in text and "dead-lettered" in text and "P8" in text
+
+
+def test_progress_line_is_one_line_with_the_counters() -> None:
+    line = progress_line(mid_run())
+    assert "\n" not in line
+    assert line.startswith("t=2.50s done 1/4 ")
+    assert "queued 1 running 2 succeeded 1 retrying 0 dlq 0" in line
+
+
+# -- the live display ---------------------------------------------------------------------
+
+
+def terminal(buffer: io.StringIO) -> Console:
+    """A console that believes it is an 80x24 terminal."""
+    return Console(file=buffer, force_terminal=True, width=80, height=24, color_system=None)
+
+
+def test_make_display_picks_quiet_plain_or_live() -> None:
+    pipe = Console(file=io.StringIO(), force_terminal=False)
+    tty = terminal(io.StringIO())
+    assert isinstance(make_display(console=tty, plain=False, quiet=True), QuietDisplay)
+    assert isinstance(make_display(console=pipe, plain=False, quiet=False), PlainDisplay)
+    assert isinstance(make_display(console=tty, plain=True, quiet=False), PlainDisplay)
+    assert isinstance(make_display(console=tty, plain=False, quiet=False), LiveDisplay)
+
+
+def test_on_events_only_queues_and_stop_folds_everything() -> None:
+    display = make_display(console=terminal(io.StringIO()), plain=False, quiet=True)
+    events = small_log().events
+    display.on_events(events[:10])
+    display.on_events(events[10:])
+    assert display.state.seq == 0  # nothing folded on the engine's thread
+    display.start()
+    display.stop()
+    assert display.state.totals() == small_log().totals
+
+
+def test_the_live_display_draws_the_dashboard() -> None:
+    buffer = io.StringIO()
+    display = make_display(console=terminal(buffer), plain=False, quiet=False)
+    display.start()
+    display.on_events(small_log().events)
+    display.stop()
+    assert "email-000003" in buffer.getvalue()
+    assert display.state.finished is not None
+
+
+def test_a_failing_dashboard_disables_itself_and_keeps_folding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> RenderableType:
+        raise RuntimeError("no room")
+
+    monkeypatch.setattr(live, "render_dashboard", broken)
+    buffer = io.StringIO()
+    display = make_display(console=terminal(buffer), plain=False, quiet=False)
+    display.start()
+    display.on_events(small_log().events[:20])
+    display.on_events(small_log().events[20:])
+    display.stop()
+    assert buffer.getvalue().count("display disabled") == 1
+    assert "no room" in buffer.getvalue()
+    assert display.state.totals() == small_log().totals
+
+
+def test_the_plain_display_prints_progress_lines() -> None:
+    buffer = io.StringIO()
+    display = PlainDisplay(console=Console(file=buffer, width=200), every_s=0.01)
+    display.start()
+    display.on_events(small_log().events)
+    deadline = time.monotonic() + 10.0
+    while "done 4/4" not in buffer.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    display.stop()
+    assert "done 4/4" in buffer.getvalue()
+    assert "email-000003" not in buffer.getvalue()  # lines only, no dashboard
+
+
+def test_a_reducer_failure_is_raised_by_stop_after_the_terminal_is_restored() -> None:
+    buffer = io.StringIO()
+    display = make_display(console=terminal(buffer), plain=False, quiet=False)
+    display.start()
+    display.on_events([{"seq": 1, "t": 0.0, "event": "task_started"}])  # fields missing
+    with pytest.raises(MalformedEvent):
+        display.stop()
+    assert buffer.getvalue().endswith("\x1b[?25h")  # the cursor is shown again
