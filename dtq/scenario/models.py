@@ -8,14 +8,16 @@ Cross-references (an arrival naming an unknown task type ...) are checked in
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -34,6 +36,26 @@ class Model(BaseModel):
     """Base of every scenario model: unknown keys are errors, values are not coerced silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Keys added to the format after its first version: the resolved scenario (written in
+    # `run_started` and in baselines) carries them only when they differ from their
+    # default, so a scenario that does not use a newer feature resolves exactly as before
+    # and its log stays the same line for line. List every new key of a model here.
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_later_keys(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if not self.LATER_KEYS or not isinstance(data, dict):
+            return data
+        fields = type(self).model_fields
+        for name in self.LATER_KEYS:
+            field = fields[name]
+            if getattr(self, name) == field.get_default(call_default_factory=True):
+                data.pop(name, None)
+                if field.alias is not None:
+                    data.pop(field.alias, None)
+        return data
 
 
 class Constant(Model):
