@@ -140,3 +140,13 @@ def _describe_field_problem(event: Event, key: str) -> str:
     if key not in event:
         return f"{name} has no {key!r} field (it needs {', '.join(required)})"
     return f"{name}: {key!r} must be {_KIND_WORDS[required[key]]} (got {event[key]!r})"
+
+# -- overload: dependencies that tasks call ----------------------------------------------
+
+# Error kinds a dependency raises.
+ERROR_OVERLOADED: Final = "overloaded"
+ERROR_THROTTLED: Final = "throttled"
+ERROR_CONFLICT: Final = "conflict"
+ERROR_UNAVAILABLE: Final = "unavailable"
+# A task not started within its type's `expires` of its submission.
+REASON_EXPIRED: Final = "expired"
