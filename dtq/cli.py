@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "dtq.commands.check",
     "dtq.commands.verify",
     "dtq.commands.worker",
+    "dtq.commands.retries",
 )
 
 

@@ -59,6 +59,7 @@ REASON_EXHAUSTED: Final = "exhausted"
 REASON_NON_RETRYABLE: Final = "non_retryable"
 REASON_TIMEOUT: Final = "timeout"
 REASON_LOST: Final = "lost"
+REASON_BUDGET: Final = "budget"  # the retry budget had no room for one more retry
 
 # The keys of run_finished's totals, in the order they are written.
 TOTAL_KEYS: Final = (
@@ -140,6 +141,7 @@ def _describe_field_problem(event: Event, key: str) -> str:
     if key not in event:
         return f"{name} has no {key!r} field (it needs {', '.join(required)})"
     return f"{name}: {key!r} must be {_KIND_WORDS[required[key]]} (got {event[key]!r})"
+
 
 # -- overload: dependencies that tasks call ----------------------------------------------
 

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 from dtq.core.draws import STREAM_FAILURE, STREAM_JITTER, task_key, uniform
 from dtq.core.plan import OutageWindow, Plan, RetryPolicy, TaskKind
-from dtq.core.retry import Decision, decide
+from dtq.core.retry import (
+    Decision,
+    dead_letter_reason,
+    decide,
+    decorrelated_delay_s,
+    is_retried,
+)
 from dtq.events import ERROR_TIMEOUT
 
 # How an attempt goes: (run_s, error, message); error None is a success. A plain tuple:
@@ -75,7 +81,16 @@ def draw_outcome(
 
 
 def failure_decision(policy: RetryPolicy, key: int, number: int, error: str) -> Decision:
-    """Retry (after a jittered backoff) or dead-letter, after attempt `number` failed."""
+    """Retry (after a jittered backoff) or dead-letter, after attempt `number` failed.
+
+    Every jitter draw is keyed by (task, attempt), so the delay is the same on any engine;
+    decorrelated jitter reads the draws of attempts 1 to `number`, as its chain needs.
+    """
+    if policy.jitter == "decorrelated":
+        if not is_retried(policy, number, error):
+            return Decision(retry=False, reason=dead_letter_reason(policy, error))
+        draws = (uniform(key, n, STREAM_JITTER) for n in range(1, number + 1))
+        return Decision(retry=True, delay_s=decorrelated_delay_s(policy, draws))
     u = uniform(key, number, STREAM_JITTER) if policy.jitter != "none" else 0.0
     return decide(policy, number, error, u)
 

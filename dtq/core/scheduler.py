@@ -12,13 +12,16 @@ from collections.abc import Callable
 from typing import Any
 
 from dtq.core.attempts import draw_outcome, failure_decision
+from dtq.core.budget import Budgets
 from dtq.core.plan import OutageWindow, Plan
 from dtq.core.queues import DelayedQueue, ReadyQueue
+from dtq.core.retry import Decision
 from dtq.core.task import Attempt, Task
 from dtq.events import (
     ERROR_CRASH,
     FAULT_ENDED,
     FAULT_STARTED,
+    REASON_BUDGET,
     TASK_DEAD_LETTERED,
     TASK_FAILED,
     TASK_RETRY_READY,
@@ -33,6 +36,8 @@ from dtq.events import (
 
 Event = dict[str, Any]
 Emit = Callable[[Event], None]
+
+BUDGET_DENIED = Decision(retry=False, reason=REASON_BUDGET)
 
 
 # Below this, seconds * 1e6 is an exact-enough float that the fast path of round_us holds.
@@ -73,7 +78,7 @@ class Scheduler:
     def __init__(self, plan: Plan, emit: Emit, *, workers: int) -> None:
         self.plan = plan
         self._emit = emit
-        self._retry = plan.retry
+        self._budgets = Budgets(plan)
         self.ready = ReadyQueue(policy=plan.policy, aging_interval_s=plan.aging_interval_s)
         self.delayed: DelayedQueue[Task] = DelayedQueue()
         self.names = worker_names(workers)
@@ -112,6 +117,8 @@ class Scheduler:
         number = task.attempts + 1
         task.attempts = number
         kind = task.kind
+        if number == 1 and self._budgets:
+            self._budgets.deposit(kind.name, now)
         # The same draw as a Redis worker's: attempt k of task X goes alike on any backend.
         run_s, error, message = draw_outcome(kind, task.key, number, self._outages)
         attempt = Attempt(task, number, worker, now, run_s, error, message)
@@ -189,7 +196,10 @@ class Scheduler:
         if task.first_failed_t is None:
             task.first_failed_t = now
         task.last_error = error
-        decision = failure_decision(self._retry, task.key, number, error)
+        policy = self.plan.retry_for(task.kind.name)
+        decision = failure_decision(policy, task.key, number, error)
+        if decision.retry and not self._budgets.allows_retry(task.kind.name, now):
+            decision = BUDGET_DENIED
         # Never before `now`: a near-zero jittered delay must not round to an earlier time.
         retry_at = max(now, round_us(now + decision.delay_s)) if decision.retry else None
         base = {

@@ -81,7 +81,7 @@ def run_settings(scenario: LoadedScenario, plan: Plan) -> dict[str, str]:
         "rate": repr(rate),
         "vt_ms": str(max(1, round(model.visibility_timeout * 1000))),
         "outages": "",
-        "max_attempts": str(plan.retry.max_attempts),
+        "max_attempts": str(plan.most_attempts()),
         "scenario": orjson.dumps(scenario.resolved()).decode(),
         "scenario_name": scenario.name,
         "dtq": __version__,
@@ -339,8 +339,9 @@ class RedisEngine(EngineBase):
         for name, held in victims:
             args += [name, len(held)]
             for task_id, number in held:
-                _, key = parse_task_id(self._plan, task_id)
-                decision = failure_decision(self._plan.retry, key, number, ERROR_CRASH)
+                kind, key = parse_task_id(self._plan, task_id)
+                policy = self._plan.retry_for(kind.name)
+                decision = failure_decision(policy, key, number, ERROR_CRASH)
                 args += [task_id, number, 1 if decision.retry else 0]
                 args += [repr(decision.delay_s), decision.reason]
         message = f"worker killed by fault {crash.index} (worker_crash)"

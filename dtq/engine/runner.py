@@ -88,7 +88,7 @@ def run_started_event(scenario: LoadedScenario, *, expected_tasks: int) -> dict[
         "workers": model.workers,
         "backend": model.backend,
         "policy": model.scheduler.policy,
-        "max_attempts": model.retry.max_attempts,
+        "max_attempts": model.most_attempts(),
         "scenario_name": scenario.name,
         "scenario_path": str(scenario.path),
         "scenario_sha256": scenario.sha256,

@@ -21,7 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from dtq.scenario.durations import Duration
+from dtq.scenario.durations import SECONDS_CONTEXT, Duration
+from dtq.scenario.presets import PresetName, with_preset
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 KIND_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -94,7 +95,17 @@ class LogNormal(Model):
     sigma: float = Field(gt=0.0, le=5.0, allow_inf_nan=False)
 
 
-Distribution = Annotated[Constant | Uniform | Exponential | LogNormal, Field(discriminator="dist")]
+class Normal(Model):
+    """Normal with mean `mean` and standard deviation `sd`; a negative draw is reflected (|x|)."""
+
+    dist: Literal["normal"]
+    mean: Duration
+    sd: Duration
+
+
+Distribution = Annotated[
+    Constant | Uniform | Exponential | LogNormal | Normal, Field(discriminator="dist")
+]
 
 
 class TaskType(Model):
@@ -106,6 +117,9 @@ class TaskType(Model):
     failures: dict[Annotated[str, Field(pattern=KIND_PATTERN)], Probability] = Field(
         default_factory=dict
     )
+    retry: RetryOverride | None = None
+
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"retry"})
 
     @field_validator("timeout")
     @classmethod
@@ -143,21 +157,144 @@ class Scheduler(Model):
         return self
 
 
-class Retry(Model):
-    """When a failed attempt is tried again, and after how long."""
+class Budget(Model):
+    """Finagle's RetryBudget: retries at most ratio x first attempts in a window, plus a reserve."""
 
-    max_attempts: int = Field(default=4, ge=1, le=1000)
-    backoff: Literal["none", "fixed", "exponential"] = "exponential"
+    ratio: float = Field(default=0.2, ge=0.0, le=1000.0, allow_inf_nan=False)
+    min_per_s: float = Field(default=10.0, ge=0.0, le=1_000_000.0, allow_inf_nan=False)
+    window: Duration = 10.0
+
+    @field_validator("window")
+    @classmethod
+    def _window_length(cls, value: float) -> float:
+        if not 0 < value <= 3600:
+            raise ValueError(f"must be longer than 0s and at most 1h (got {value:g}s)")
+        return value
+
+
+Backoff = Literal["none", "fixed", "exponential", "polynomial", "delays"]
+Jitter = Literal["none", "full", "equal", "decorrelated", "sidekiq"]
+RetryOn = list[Annotated[str, Field(pattern=KIND_PATTERN)]]
+Multiplier = Annotated[float, Field(gt=1.0, le=100.0, allow_inf_nan=False)]
+Exponent = Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)]
+Delays = Annotated[list[Duration], Field(min_length=1, max_length=1000)]
+MaxAttempts = Annotated[int, Field(ge=1, le=1000)]
+
+
+def _combination_problem(retry: Retry) -> str | None:
+    """The first key that does not fit with the others, said with its fix; None if they fit."""
+    if retry.delays is not None and retry.backoff != "delays":
+        return f"backoff {retry.backoff} and delays both set the schedule: give one of them"
+    if retry.backoff == "delays" and retry.delays is None:
+        return "backoff delays needs the list itself, for example delays: [1s, 10s, 60s]"
+    if retry.multiplier is not None and retry.backoff != "exponential":
+        return f"multiplier is only used with backoff: exponential (backoff is {retry.backoff})"
+    if retry.exponent is not None and retry.backoff != "polynomial":
+        return f"exponent is only used with backoff: polynomial (backoff is {retry.backoff})"
+    if retry.jitter == "decorrelated" and (
+        retry.delays is not None or retry.multiplier is not None or retry.backoff != "exponential"
+    ):
+        return (
+            "jitter decorrelated draws each delay from base_delay up to 3 x the previous one, "
+            "capped at max_delay; use it with backoff: exponential, without multiplier or delays"
+        )
+    return None
+
+
+class Retry(Model):
+    """When a failed attempt is tried again, and after how long (a preset fills unset keys)."""
+
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"preset", "multiplier", "exponent", "delays", "resolution", "budget"}
+    )
+
+    preset: PresetName | None = None
+    max_attempts: MaxAttempts = 4
+    backoff: Backoff = "exponential"
     base_delay: Duration = 0.1
     max_delay: Duration = 30.0
-    jitter: Literal["none", "full", "equal"] = "none"
-    retry_on: list[Annotated[str, Field(pattern=KIND_PATTERN)]] | None = None
+    multiplier: Multiplier | None = None
+    exponent: Exponent | None = None
+    jitter: Jitter = "none"
+    delays: Delays | None = None
+    resolution: Duration | None = None
+    retry_on: RetryOn | None = None
+    budget: Budget | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        return with_preset(data)
 
     @model_validator(mode="after")
     def _delays(self) -> Retry:
         if self.max_delay < self.base_delay:
             raise ValueError("max_delay must be at least base_delay")
+        problem = _combination_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+class RetryOverride(Model):
+    """A task type's own retry keys; the ones left out come from the scenario's retry block."""
+
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "preset",
+            "max_attempts",
+            "backoff",
+            "base_delay",
+            "max_delay",
+            "multiplier",
+            "exponent",
+            "jitter",
+            "delays",
+            "resolution",
+            "retry_on",
+            "budget",
+        }
+    )
+
+    preset: PresetName | None = None
+    max_attempts: MaxAttempts | None = None
+    backoff: Backoff | None = None
+    base_delay: Duration | None = None
+    max_delay: Duration | None = None
+    multiplier: Multiplier | None = None
+    exponent: Exponent | None = None
+    jitter: Jitter | None = None
+    delays: Delays | None = None
+    resolution: Duration | None = None
+    retry_on: RetryOn | None = None
+    budget: Budget | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        return with_preset(data)
+
+
+def merged_retry_data(base: Retry, override: RetryOverride) -> dict[str, Any]:
+    """The scenario's retry block with a task type's keys laid over it, ready to validate.
+
+    Durations are in seconds: validate it under `SECONDS_CONTEXT`. A type that names a
+    preset keeps only the scenario's `retry_on` and `budget`; one that sets its own schedule
+    shape (`backoff` or `delays`) drops the scenario's shape keys, as a preset's are.
+    """
+    data: dict[str, Any] = base.model_dump()
+    own = {key: getattr(override, key) for key in override.model_fields_set}
+    if "preset" in own:  # the type behaves as that system: only what to retry and the budget stay
+        data = {key: data[key] for key in ("retry_on", "budget") if key in data}
+    elif "backoff" in own or "delays" in own:
+        for key in ("backoff", "delays", "multiplier", "exponent"):
+            data.pop(key, None)
+    if isinstance(own.get("budget"), Budget):
+        own["budget"] = own["budget"].model_dump()
+    data.update(own)
+    if "delays" in data and "backoff" not in data:
+        data["backoff"] = "delays"
+    return data
 
 
 class _Window(Model):
@@ -276,3 +413,20 @@ class Scenario(Model):
                 "where `dtq worker` processes serve the queue"
             )
         return value
+
+    def retry_for(self, task_type: str) -> Retry:
+        """The retry policy of `task_type`: the scenario's, with the type's own keys over it.
+
+        Raises pydantic's ValidationError when the merged keys do not fit together (the
+        loader reports it at the type's retry block).
+        """
+        override = self.task_types[task_type].retry
+        if override is None:
+            return self.retry
+        return Retry.model_validate(
+            merged_retry_data(self.retry, override), strict=True, context=SECONDS_CONTEXT
+        )
+
+    def most_attempts(self) -> int:
+        """The largest max_attempts of any task type (the bound a log's reader checks)."""
+        return max(self.retry_for(name).max_attempts for name in self.task_types)

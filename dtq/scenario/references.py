@@ -56,7 +56,11 @@ def check_references(scenario: Scenario) -> list[Problem]:
         _task_budget,
         _backend,
     )
-    return [problem for check in checks for problem in check(scenario)]
+    # Imported here: the retry checks use this module's Problem.
+    from dtq.scenario.retry_checks import redis_retry_problems, type_retry_problems
+
+    every = (*checks, type_retry_problems, redis_retry_problems)
+    return [problem for check in every for problem in check(scenario)]
 
 
 def estimate_tasks(scenario: Scenario) -> int:
@@ -118,8 +122,17 @@ def _reserved_kinds(scenario: Scenario) -> Iterator[Problem]:
 
 def _retry_on(scenario: Scenario) -> Iterator[Problem]:
     known = known_error_kinds(scenario)
-    for index, kind in enumerate(scenario.retry.retry_on or ()):
-        loc = ("retry", "retry_on", index)
+    lists: list[tuple[Loc, list[str]]] = [(("retry",), scenario.retry.retry_on or [])]
+    for name, spec in scenario.task_types.items():
+        if spec.retry is not None and "retry_on" in spec.retry.model_fields_set:
+            lists.append((("task_types", name, "retry"), spec.retry.retry_on or []))
+    for where, kinds in lists:
+        yield from _retry_on_kinds(where, kinds, known)
+
+
+def _retry_on_kinds(where: Loc, kinds: list[str], known: list[str]) -> Iterator[Problem]:
+    for index, kind in enumerate(kinds):
+        loc = (*where, "retry_on", index)
         if kind in known:
             continue
         if kind == "timeout":

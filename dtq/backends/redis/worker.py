@@ -191,7 +191,7 @@ class WorkerPool:
             if error is None:
                 outcomes.append((task_id, number, True, "", "", False, 0.0, ""))
             else:
-                decision = failure_decision(plan.retry, key, number, error)
+                decision = failure_decision(plan.retry_for(kind.name), key, number, error)
                 outcomes.append(
                     (
                         task_id,
