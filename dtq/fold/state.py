@@ -17,6 +17,7 @@ from typing import Any
 
 from dtq import events as ev
 from dtq.errors import MalformedEvent
+from dtq.fold.series import TimeSeries
 
 Event = dict[str, Any]
 
@@ -27,7 +28,8 @@ CRASHED = "crashed"
 STOPPED = "stopped"
 
 THROUGHPUT_WINDOW_S = 5.0
-_BUCKET_GROWTH = 256
+# The counts kept over time (`RunState.over_time`), named as in `totals()`.
+SERIES_COLUMNS = ("submitted", "started", "succeeded", "failed", "dead_lettered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +182,14 @@ class RunState:
     finished: dict[str, Any] | None = None
     waits_by_priority: dict[int, array[float]] = field(default_factory=dict)
     waits_by_type: dict[str, array[float]] = field(default_factory=dict)
-    succeeded_per_s: array[int] = field(default_factory=lambda: array("q"))
+    over_time: TimeSeries = field(init=False, repr=False, compare=False)
     _redelivered: set[str] = field(default_factory=set)
     _redelivered_done: set[str] = field(default_factory=set)
     _sorted_waits: dict[int | str, list[float]] = field(default_factory=dict)
     _handlers: dict[str, Callable[[Event], None]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.over_time = TimeSeries(SERIES_COLUMNS, self._running_totals)
         self._handlers = {
             ev.RUN_STARTED: self._on_run_started,
             ev.RUN_FINISHED: self._on_run_finished,
@@ -212,7 +215,9 @@ class RunState:
         handler = self._handlers.get(event["event"])
         if handler is not None:
             self.seq = event["seq"]
-            self.t = event["t"]
+            self.t = t = event["t"]
+            if t >= self.over_time.edge_t:
+                self.over_time.advance(t)
             try:
                 handler(event)
             except _UNREADABLE as exc:
@@ -222,11 +227,14 @@ class RunState:
     def apply_all(self, events: Iterable[Event]) -> RunState:
         """Fold every event in order and return this state."""
         handlers = self._handlers
+        edge_t = self.over_time.edge_t
         for event in events:
             handler = handlers.get(event["event"])
             if handler is not None:
                 self.seq = event["seq"]
-                self.t = event["t"]
+                self.t = t = event["t"]
+                if t >= edge_t:  # the one cost of the time series: a comparison
+                    edge_t = self.over_time.advance(t)
                 try:  # free unless it raises (zero-cost exceptions)
                     handler(event)
                 except _UNREADABLE as exc:
@@ -301,6 +309,17 @@ class RunState:
             "redelivered": sum(c.redelivered for c in counts),
         }
 
+    def _running_totals(self) -> list[int]:
+        """The totals `over_time` follows (`SERIES_COLUMNS`), summed over priorities."""
+        counts = self.by_priority.values()
+        return [
+            sum(c.submitted for c in counts),
+            sum(c.started for c in counts),
+            sum(c.succeeded for c in counts),
+            sum(c.failed for c in counts),
+            sum(c.dead_lettered for c in counts),
+        ]
+
     def priorities(self) -> list[int]:
         """Every priority seen in the scenario or in the events, highest (1) first."""
         found = set(self.by_priority)
@@ -316,12 +335,12 @@ class RunState:
             return 0.0
         end = int(self.t)
         start = max(0, end - max(1, int(window_s)) + 1)
-        done = sum(self.succeeded_per_s[start : end + 1])
-        return done / max(self.t - start, 1e-9)
+        done, start_t = self.over_time.sum_since("succeeded", start)
+        return done / max(self.t - start_t, 1e-9)
 
     def throughput_history(self) -> list[int]:
-        """Successes in each whole second of event time, the current partial second last."""
-        return self.succeeded_per_s[: int(self.t) + 1].tolist()
+        """Successes in each bucket of `over_time` (1 s at first), the current partial one last."""
+        return self.over_time.values("succeeded")
 
     def wait_stats(self, key: int | str) -> WaitStats:
         """Wait stats of a priority (int) or a task type (str): count, mean, p50/p95/p99, max."""
@@ -430,11 +449,6 @@ class RunState:
         by_p, by_t = self._counts(event["priority"], event["type"])
         by_p.succeeded += 1
         by_t.succeeded += 1
-        second = int(event["t"])
-        buckets = self.succeeded_per_s
-        if second >= len(buckets):
-            buckets.frombytes(bytes(8 * (second + _BUCKET_GROWTH - len(buckets))))
-        buckets[second] += 1
 
     def _on_task_failed(self, event: Event) -> None:
         self._finish_attempt(event).failures += 1
