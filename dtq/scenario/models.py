@@ -179,6 +179,8 @@ Multiplier = Annotated[float, Field(gt=1.0, le=100.0, allow_inf_nan=False)]
 Exponent = Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)]
 Delays = Annotated[list[Duration], Field(min_length=1, max_length=1000)]
 MaxAttempts = Annotated[int, Field(ge=1, le=1000)]
+_DEFAULT_BASE_DELAY_S = 0.1
+_DEFAULT_MAX_DELAY_S = 30.0
 
 
 def _combination_problem(retry: Retry) -> str | None:
@@ -187,6 +189,13 @@ def _combination_problem(retry: Retry) -> str | None:
         return f"backoff {retry.backoff} and delays both set the schedule: give one of them"
     if retry.backoff == "delays" and retry.delays is None:
         return "backoff delays needs the list itself, for example delays: [1s, 10s, 60s]"
+    if retry.backoff == "delays" and (
+        retry.base_delay != _DEFAULT_BASE_DELAY_S or retry.max_delay != _DEFAULT_MAX_DELAY_S
+    ):
+        return (
+            "base_delay and max_delay shape computed delays, not an explicit delays list; "
+            "remove them (each retry waits its value in delays)"
+        )
     if retry.multiplier is not None and retry.backoff != "exponential":
         return f"multiplier is only used with backoff: exponential (backoff is {retry.backoff})"
     if retry.exponent is not None and retry.backoff != "polynomial":
@@ -211,8 +220,8 @@ class Retry(Model):
     preset: PresetName | None = None
     max_attempts: MaxAttempts = 4
     backoff: Backoff = "exponential"
-    base_delay: Duration = 0.1
-    max_delay: Duration = 30.0
+    base_delay: Duration = _DEFAULT_BASE_DELAY_S
+    max_delay: Duration = _DEFAULT_MAX_DELAY_S
     multiplier: Multiplier | None = None
     exponent: Exponent | None = None
     jitter: Jitter = "none"
@@ -289,6 +298,9 @@ def merged_retry_data(base: Retry, override: RetryOverride) -> dict[str, Any]:
     elif "backoff" in own or "delays" in own:
         for key in ("backoff", "delays", "multiplier", "exponent"):
             data.pop(key, None)
+        if "delays" in own:  # a list of delays has no base or cap
+            data.pop("base_delay", None)
+            data.pop("max_delay", None)
     if isinstance(own.get("budget"), Budget):
         own["budget"] = own["budget"].model_dump()
     data.update(own)

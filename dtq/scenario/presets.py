@@ -27,6 +27,8 @@ PRESET_NAMES: Final = (
 
 # The keys that make up the shape of a schedule: a block that names its own shape drops these.
 _SHAPE_KEYS: Final = frozenset({"backoff", "delays", "multiplier", "exponent"})
+# A list of delays has no base or cap: a block that gives one drops the preset's too.
+_DELAY_BOUNDS: Final = frozenset({"base_delay", "max_delay"})
 
 PRESETS: Final[dict[str, dict[str, Any]]] = {
     # Sidekiq JobRetry: 25 retries; delay (count**4) + 15 s, plus rand(10) * (count + 1) s,
@@ -117,7 +119,8 @@ def with_preset(data: Any) -> Any:
     preset = PRESETS.get(data["preset"]) if isinstance(data.get("preset"), str) else None
     if preset is not None:
         own_shape = "backoff" in data or "delays" in data
-        keys = {k: v for k, v in preset.items() if not (own_shape and k in _SHAPE_KEYS)}
+        dropped = _SHAPE_KEYS | _DELAY_BOUNDS if "delays" in data else _SHAPE_KEYS
+        keys = {k: v for k, v in preset.items() if not (own_shape and k in dropped)}
         merged = keys | merged
     if "delays" in merged and "backoff" not in merged:
         merged["backoff"] = "delays"

@@ -53,6 +53,12 @@ CASES = [
         "only used with backoff: exponential",
     ),
     (
+        "delays_with_a_cap",
+        "retry:\n  delays: [1s, 10s]\n  max_delay: 5s\n",
+        "7:3: retry",
+        "not an explicit delays list",
+    ),
+    (
         "empty_delays",
         "retry:\n  delays: []\n",
         "7:11: retry.delays",
@@ -178,6 +184,13 @@ def test_normal_draws_are_reflected_and_keyed() -> None:
     # |N(1ms, 10ms)| has mean about 8.0ms (sd x sqrt(2/pi) when the mean is small).
     assert sum(draws) / len(draws) == pytest.approx(0.008, rel=0.1)
     assert isinstance(model.task_types["sms"].duration, Normal)
+
+
+def test_a_type_list_of_delays_drops_the_scenarios_base_and_cap() -> None:
+    """The scenario's base_delay and max_delay shape its own backoff, not the type's list."""
+    model = _load({"base_delay": "1s", "max_delay": "5s"}, retry={"delays": ["2s", "20s"]})
+    sms = compile_plan(model).retry_for("sms")
+    assert (sms.backoff, sms.delays_s) == ("delays", (2.0, 20.0))
 
 
 def test_the_schema_lists_the_new_keys() -> None:
