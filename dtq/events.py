@@ -7,9 +7,11 @@ below). A reader skips names it does not know.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 Event = dict[str, Any]
+"""One event as read or written: `seq`, `t`, `event` and the fields `FIELDS` lists."""
 
 SCHEMA_VERSION: Final = 1
 
@@ -29,30 +31,9 @@ WORKER_STOPPED: Final = "worker_stopped"
 FAULT_STARTED: Final = "fault_started"
 FAULT_ENDED: Final = "fault_ended"
 
-ALL_EVENTS: Final = frozenset(
-    {
-        RUN_STARTED,
-        RUN_FINISHED,
-        TASK_SUBMITTED,
-        TASK_STARTED,
-        TASK_SUCCEEDED,
-        TASK_FAILED,
-        TASK_RETRY_READY,
-        TASK_DEAD_LETTERED,
-        TASK_REDELIVERED,
-        WORKER_STARTED,
-        WORKER_CRASHED,
-        WORKER_RESTARTED,
-        WORKER_STOPPED,
-        FAULT_STARTED,
-        FAULT_ENDED,
-    }
-)
-
 # Error kinds dtq raises itself, beside the scenario's own.
 ERROR_TIMEOUT: Final = "timeout"
 ERROR_CRASH: Final = "crash"
-RESERVED_ERRORS: Final = frozenset({ERROR_TIMEOUT, ERROR_CRASH})
 
 # Dead-letter reasons.
 REASON_EXHAUSTED: Final = "exhausted"
@@ -78,34 +59,61 @@ STATUS_COMPLETED: Final = "completed"
 STATUS_INTERRUPTED: Final = "interrupted"
 STATUS_FAILED: Final = "failed"
 
-# -- the fields each event needs --------------------------------------------------------
 
+def run_totals(counts: Mapping[str, int]) -> dict[str, int]:
+    """`run_finished.totals` from the counters: `TOTAL_KEYS` in order, with `pending`
+    (submitted tasks that have not ended) derived here and nowhere else."""
+    totals = {key: counts.get(key, 0) for key in TOTAL_KEYS}
+    totals["pending"] = totals["submitted"] - totals["succeeded"] - totals["dead_lettered"]
+    return totals
+
+
+# -- the fields of each event -----------------------------------------------------------
+
+# A field's kind: what its value must be for a reader to use it. A kind ending in "?"
+# may also be null or absent; readers never require it.
 _NUMBER: Final = "number"
-_TASK: Final = {"task_id": str, "type": str, "priority": int}
+_TASK: Final = (("task_id", str), ("type", str), ("priority", int))
+_ATTEMPT: Final = (*_TASK, ("attempt", int), ("worker", str))
+
+# Each event's fields after `seq`, `t` and `event`, in the order dtq writes them (the
+# scheduler's literals, and the Redis wire table built from this one). The one list.
+FIELDS: Final[dict[str, tuple[tuple[str, Any], ...]]] = {
+    RUN_STARTED: (),  # a record of the run's settings, read leniently (see fold.state)
+    RUN_FINISHED: (("status", str), ("totals", dict), ("elapsed_s", "number?")),
+    TASK_SUBMITTED: _TASK,
+    TASK_STARTED: (*_ATTEMPT, ("wait_s", _NUMBER)),
+    TASK_SUCCEEDED: (*_ATTEMPT, ("run_s", _NUMBER)),
+    TASK_FAILED: (
+        *_ATTEMPT,
+        ("error", str),
+        ("message", "str?"),
+        ("will_retry", bool),
+        ("retry_at", "number?"),
+        ("run_s", _NUMBER),
+    ),
+    TASK_RETRY_READY: (*_TASK, ("attempt", int)),
+    TASK_DEAD_LETTERED: (
+        *_TASK,
+        ("attempt", "int?"),
+        ("reason", str),
+        ("attempts", int),
+        ("first_failed_t", "number?"),
+        ("last_error", str),
+    ),
+    TASK_REDELIVERED: (*_TASK, ("attempt", "int?"), ("lost_worker", "str?")),
+    WORKER_STARTED: (("worker", str), ("host", "str?")),
+    WORKER_STOPPED: (("worker", str),),
+    WORKER_RESTARTED: (("worker", str),),
+    WORKER_CRASHED: (("worker", str), ("task_id", "str?")),
+    FAULT_STARTED: (("fault", int), ("kind", str)),  # then the fault's own settings
+    FAULT_ENDED: (("fault", int), ("kind", "str?")),
+}
+
 # The fields each known event needs, as the reducer and `dtq verify` read them.
 REQUIRED_FIELDS: Final[dict[str, dict[str, Any]]] = {
-    RUN_STARTED: {},
-    RUN_FINISHED: {"status": str, "totals": dict},
-    TASK_SUBMITTED: _TASK,
-    TASK_STARTED: {**_TASK, "attempt": int, "worker": str, "wait_s": _NUMBER},
-    TASK_SUCCEEDED: {**_TASK, "attempt": int, "worker": str, "run_s": _NUMBER},
-    TASK_FAILED: {
-        **_TASK,
-        "attempt": int,
-        "worker": str,
-        "error": str,
-        "will_retry": bool,
-        "run_s": _NUMBER,
-    },
-    TASK_RETRY_READY: {**_TASK, "attempt": int},
-    TASK_DEAD_LETTERED: {**_TASK, "reason": str, "attempts": int, "last_error": str},
-    TASK_REDELIVERED: _TASK,
-    WORKER_STARTED: {"worker": str},
-    WORKER_CRASHED: {"worker": str},
-    WORKER_RESTARTED: {"worker": str},
-    WORKER_STOPPED: {"worker": str},
-    FAULT_STARTED: {"fault": int, "kind": str},
-    FAULT_ENDED: {"fault": int},
+    name: {key: kind for key, kind in fields if not str(kind).endswith("?")}
+    for name, fields in FIELDS.items()
 }
 
 

@@ -19,6 +19,7 @@ from dtq import __version__
 from dtq.engine import runner
 from dtq.errors import DtqError, Interrupted, ScenarioError
 from dtq.events import STATUS_COMPLETED, STATUS_INTERRUPTED, TOTAL_KEYS
+from dtq.fold import metrics
 from dtq.fold.expect import Check
 from dtq.fold.state import DlqEntry, RunState
 from dtq.scenario import LoadedScenario
@@ -140,15 +141,14 @@ def priority_metrics(state: RunState, priority: int) -> PriorityMetrics:
     stats = state.wait_stats(priority)
     counts = state.by_priority.get(priority)
     succeeded = counts.succeeded if counts else 0
-    submitted = counts.submitted if counts else 0
-    elapsed_s = state.elapsed_s
+    rate = metrics.success_rate(counts)
     started = stats.count > 0
     return PriorityMetrics(
         wait_p50_s=stats.p50 if started else None,
         wait_p95_s=stats.p95 if started else None,
         wait_p99_s=stats.p99 if started else None,
-        throughput_per_s=round(succeeded / elapsed_s, 6) if elapsed_s > 0 else 0.0,
-        success_rate=round(succeeded / submitted, 6) if submitted else None,
+        throughput_per_s=round(metrics.rate_per_s(succeeded, state.elapsed_s), 6),
+        success_rate=None if rate is None else round(rate, 6),
     )
 
 

@@ -9,7 +9,6 @@ calls (the threaded engine holds its lock around them).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from dtq.core.attempts import draw_outcome, failure_decision
 from dtq.core.budget import Budgets
@@ -32,9 +31,10 @@ from dtq.events import (
     WORKER_RESTARTED,
     WORKER_STARTED,
     WORKER_STOPPED,
+    Event,
+    run_totals,
 )
 
-Event = dict[str, Any]
 Emit = Callable[[Event], None]
 
 BUDGET_DENIED = Decision(retry=False, reason=REASON_BUDGET)
@@ -338,13 +338,14 @@ class Scheduler:
 
     def totals(self) -> dict[str, int]:
         """The run's counters, as written in `run_finished`."""
-        return {
-            "submitted": self.submitted,
-            "succeeded": self.succeeded,
-            "dead_lettered": self.dead_lettered,
-            "pending": self.submitted - self.succeeded - self.dead_lettered,
-            "started": self.started,
-            "failed": self.failed,
-            "retried": self.retried,
-            "redelivered": self.redelivered,
-        }
+        return run_totals(
+            {
+                "submitted": self.submitted,
+                "succeeded": self.succeeded,
+                "dead_lettered": self.dead_lettered,
+                "started": self.started,
+                "failed": self.failed,
+                "retried": self.retried,
+                "redelivered": self.redelivered,
+            }
+        )

@@ -35,7 +35,7 @@ from dtq.backends.redis.worker import WorkerPool
 from dtq.core.attempts import failure_decision, is_instant, parse_task_id
 from dtq.core.plan import CrashFault, Plan
 from dtq.core.retry import dead_letter_reason
-from dtq.core.scheduler import Event, Scheduler
+from dtq.core.scheduler import Scheduler
 from dtq.core.task import Task
 from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fault_timeline
 from dtq.engine.common import EngineBase
@@ -45,10 +45,11 @@ from dtq.events import (
     STATUS_COMPLETED,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
-    TOTAL_KEYS,
     WORKER_RESTARTED,
     WORKER_STARTED,
     WORKER_STOPPED,
+    Event,
+    run_totals,
 )
 from dtq.fold.state import RunState
 from dtq.log.sink import EventSink
@@ -66,9 +67,7 @@ _FAILED_DRAIN_S = 2.0
 
 def _totals(counters: dict[str, int]) -> dict[str, int]:
     """Redis's counters as `run_finished` totals."""
-    totals = {key: counters.get(key, 0) for key in TOTAL_KEYS}
-    totals["pending"] = totals["submitted"] - totals["succeeded"] - totals["dead_lettered"]
-    return totals
+    return run_totals(counters)
 
 
 def run_settings(scenario: LoadedScenario, plan: Plan) -> dict[str, str]:

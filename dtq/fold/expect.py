@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dtq.fold.metrics import completed_ratio
 from dtq.fold.state import RunState
 from dtq.scenario.durations import format_duration
 from dtq.scenario.models import Expect
@@ -63,7 +64,7 @@ def evaluate(expect: Expect, state: RunState) -> list[Check]:
         checks.append(Check(name, format_seconds(stats.p95), limit, stats.p95 <= limit_s))
     if expect.completed_min is not None:
         submitted = state.submitted
-        ratio = state.succeeded / submitted if submitted else 0.0
+        ratio = completed_ratio(state)
         checks.append(
             Check(
                 "completed_min",

@@ -17,9 +17,8 @@ from typing import Any
 
 from dtq import events as ev
 from dtq.errors import MalformedEvent
+from dtq.events import Event
 from dtq.fold.series import TimeSeries
-
-Event = dict[str, Any]
 
 # Worker states shown in the workers table.
 IDLE = "idle"
@@ -295,19 +294,17 @@ class RunState:
     def totals(self) -> dict[str, int]:
         """The run totals, with exactly the keys and meaning of `run_finished.totals`."""
         counts = self.by_priority.values()
-        submitted = sum(c.submitted for c in counts)
-        succeeded = sum(c.succeeded for c in counts)
-        dead_lettered = sum(c.dead_lettered for c in counts)
-        return {
-            "submitted": submitted,
-            "succeeded": succeeded,
-            "dead_lettered": dead_lettered,
-            "pending": submitted - succeeded - dead_lettered,
-            "started": sum(c.started for c in counts),
-            "failed": sum(c.failed for c in counts),
-            "retried": sum(c.retried for c in counts),
-            "redelivered": sum(c.redelivered for c in counts),
-        }
+        return ev.run_totals(
+            {
+                "submitted": sum(c.submitted for c in counts),
+                "succeeded": sum(c.succeeded for c in counts),
+                "dead_lettered": sum(c.dead_lettered for c in counts),
+                "started": sum(c.started for c in counts),
+                "failed": sum(c.failed for c in counts),
+                "retried": sum(c.retried for c in counts),
+                "redelivered": sum(c.redelivered for c in counts),
+            }
+        )
 
     def _running_totals(self) -> list[int]:
         """The totals `over_time` follows (`SERIES_COLUMNS`), summed over priorities."""
@@ -328,15 +325,6 @@ class RunState:
                 if isinstance(spec, dict) and isinstance(spec.get("priority"), int):
                     found.add(spec["priority"])
         return sorted(found)
-
-    def throughput(self, window_s: float = THROUGHPUT_WINDOW_S) -> float:
-        """Successes per second over the last `window_s` seconds of event time."""
-        if self.t <= 0:
-            return 0.0
-        end = int(self.t)
-        start = max(0, end - max(1, int(window_s)) + 1)
-        done, start_t = self.over_time.sum_since("succeeded", start)
-        return done / max(self.t - start_t, 1e-9)
 
     def throughput_history(self) -> list[int]:
         """Successes in each bucket of `over_time` (1 s at first), the current partial one last."""
@@ -569,11 +557,6 @@ def nearest_rank(ordered: list[float], percent: int) -> float:
     """The nearest-rank percentile of sorted values: the value at rank ceil(p/100 * n)."""
     rank = -(-percent * len(ordered) // 100)
     return ordered[max(rank, 1) - 1]
-
-
-def apply(state: RunState, event: Event) -> RunState:
-    """Fold one event into `state` and return it (the reducer's functional spelling)."""
-    return state.apply(event)
 
 
 def fold(events: Iterable[Event], state: RunState | None = None) -> RunState:

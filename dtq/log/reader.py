@@ -16,9 +16,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from dtq.errors import LogFormatError, MalformedEvent
+from dtq.events import Event
 from dtq.fold.state import RunState
-
-Event = dict[str, Any]
 
 
 class LogReader:

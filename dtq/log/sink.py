@@ -19,8 +19,8 @@ import orjson
 import structlog
 
 from dtq.errors import UsageError
+from dtq.events import Event
 
-Event = dict[str, Any]
 Observer = Callable[[list[Event]], None]
 
 _LINE = orjson.OPT_APPEND_NEWLINE

@@ -5,6 +5,12 @@ The log is read a line at a time (`dtq.log.reader`). Each task keeps one small i
 tasks, never with the number of lines. The same pass folds every event through the one
 reducer (`RunState`) and compares the result with `run_finished.totals` at the end.
 
+The per-task state machine below is a deliberate second, independent reading of the log,
+not a copy of the reducer: it re-derives each task's life (queued, running, retrying,
+ended) from the contract alone, so a bug in `RunState` or in an engine shows up as a
+disagreement instead of being repeated. Do not replace it with calls into `dtq.fold`;
+only `duplicate runs` (a count, not a check) is taken from the reducer.
+
 A log without `run_finished` is *unfinished* (the run was killed, or is still running), not
 corrupt: its events are checked all the same, and tasks that had not ended are pending.
 """
@@ -14,15 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from dtq import events as ev
 from dtq.errors import LogFormatError
-from dtq.events import TOTAL_KEYS, field_problem
+from dtq.events import TOTAL_KEYS, Event, field_problem
 from dtq.fold.state import RunState
 from dtq.log.reader import LogReader
-
-Event = dict[str, Any]
 
 # A task's phase is the low three bits of its state.
 QUEUED: Final = 0  # submitted, retry ready or redelivered: waiting for a worker

@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dtq.fold import metrics
 from dtq.fold.state import BUSY, CRASHED, STOPPED, FaultInfo, RunState, WorkerRow
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -93,13 +94,6 @@ def bar(value: float, maximum: float, width: int, *, track: str = " ") -> str:
     return text.ljust(width, track)
 
 
-def failure_percent(state: RunState) -> float:
-    """Failed attempts as a share of attempts that ended."""
-    totals = state.totals()
-    ended = totals["failed"] + totals["succeeded"]
-    return 100.0 * totals["failed"] / ended if ended else 0.0
-
-
 # -- plain text ---------------------------------------------------------------------------
 
 
@@ -110,7 +104,7 @@ def progress_line(state: RunState) -> str:
     return (
         f"t={state.t:.2f}s {done} queued {state.queued} running {state.running} "
         f"succeeded {state.succeeded} retrying {state.retrying} dlq {state.dead_lettered} "
-        f"rate {format_rate(state.throughput())}"
+        f"rate {format_rate(metrics.shown_throughput_per_s(state))}"
     )
 
 
@@ -121,7 +115,7 @@ def summary_lines(state: RunState) -> list[str]:
     lines = [
         f"scenario {name}: {state.status} after {format_s(state.elapsed_s)}",
         *(f"  {label:<14}{totals[key]}" for label, key in _SUMMARY_TOTALS),
-        f"  {'throughput':<14}{format_rate(_overall_rate(state))}",
+        f"  {'throughput':<14}{format_rate(metrics.throughput_per_s(state))}",
     ]
     for priority in state.priorities():
         stats = state.wait_stats(priority)
@@ -143,10 +137,6 @@ _SUMMARY_TOTALS = (
 )
 
 
-def _overall_rate(state: RunState) -> float:
-    return state.succeeded / state.elapsed_s if state.elapsed_s > 0 else 0.0
-
-
 def render_summary(state: RunState) -> RenderableType:
     """The final summary as rich tables: totals and status, then wait p50/p95 per priority."""
     totals = state.totals()
@@ -156,7 +146,7 @@ def render_summary(state: RunState) -> RenderableType:
     table.add_row("status", state.status)
     for label, key in _SUMMARY_TOTALS:
         table.add_row(label, str(totals[key]))
-    table.add_row("throughput", format_rate(_overall_rate(state)))
+    table.add_row("throughput", format_rate(metrics.throughput_per_s(state)))
     waits = Table(title="Queue wait per priority", box=box.SIMPLE_HEAD)
     for header in ("priority", "attempts", "p50", "p95"):
         waits.add_column(header, justify="left" if header == "priority" else "right")
@@ -214,7 +204,7 @@ def _counters(state: RunState) -> Section:
         ("succeeded", str(state.succeeded), "bold green"),
         ("retrying", str(state.retrying), "bold yellow"),
         ("dead", str(state.dead_lettered), "bold red"),
-        ("fail %", f"{failure_percent(state):.1f}", "bold red"),
+        ("fail %", f"{metrics.failure_percent(state):.1f}", "bold red"),
     )
     for _ in cells:
         table.add_column(justify="center")
@@ -302,7 +292,7 @@ def _dlq(state: RunState, *, rows: int, framed: bool) -> Section:
 
 
 def _throughput(state: RunState, *, width: int, framed: bool) -> Section:
-    label = f"throughput {format_rate(state.throughput())} "
+    label = f"throughput {format_rate(metrics.shown_throughput_per_s(state))} "
     history = state.throughput_history()
     if state.finished is None:
         history = history[:-1]  # the current second is still filling up

@@ -12,16 +12,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from typing import Any, Protocol
+from typing import Protocol
 
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from dtq.events import Event
 from dtq.fold.state import RunState
 from dtq.render.dashboard import progress_line, render_dashboard
-
-Event = dict[str, Any]
 
 PLAIN_INTERVAL_S = 2.0
 QUIET_INTERVAL_S = 0.25

@@ -26,11 +26,11 @@ from rich.console import Console
 from rich.live import Live
 
 from dtq.errors import MalformedEvent, UsageError
+from dtq.events import Event
 from dtq.fold.state import RunState
 from dtq.log.reader import LogReader
 from dtq.render.dashboard import progress_line, render_dashboard, summary_lines
 
-Event = dict[str, Any]
 Clock = Callable[[], float]
 
 KEYS_HELP = "space pause · +/- speed · . step · q quit"

@@ -16,8 +16,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dtq.fold import metrics
 from dtq.fold.state import Counts, RunState, WaitStats
-from dtq.render.dashboard import format_s
+from dtq.render.dashboard import format_rate, format_s
 
 REPORT_SCHEMA = 1
 REAL_CLOCK_NOTE = "real clock with time-window faults: the DLQ may differ between runs"
@@ -47,7 +48,7 @@ def build_report(state: RunState, *, warnings: Sequence[str] = ()) -> Report:
         "run": _run_section(state),
         "totals": state.totals(),
         "duplicate_runs": state.duplicates,
-        "throughput_per_s": _round(state.succeeded / elapsed_s if elapsed_s > 0 else 0.0),
+        "throughput_per_s": _round(metrics.throughput_per_s(state)),
         "by_priority": [
             {"priority": p, **_group(state.by_priority.get(p), state.wait_stats(p))}
             for p in state.priorities()
@@ -113,7 +114,7 @@ def _group(counts: Counts | None, stats: WaitStats) -> dict[str, Any]:
         "submitted": counts.submitted,
         "succeeded": counts.succeeded,
         "dead_lettered": counts.dead_lettered,
-        "pending": counts.submitted - counts.succeeded - counts.dead_lettered,
+        "pending": metrics.pending(counts),
         "started": counts.started,
         "failed": counts.failed,
         "retried": counts.retried,
@@ -136,7 +137,7 @@ def _worker(state: RunState, name: str, elapsed_s: float) -> dict[str, Any]:
         "failures": row.failures,
         "crashes": row.crashes,
         "busy_s": _round(row.busy_s),
-        "utilisation": _round(row.busy_s / elapsed_s) if elapsed_s > 0 else 0.0,
+        "utilisation": _round(metrics.utilisation(row, elapsed_s)),
     }
 
 
@@ -281,7 +282,7 @@ WORKER_HEADERS = ("worker", "done", "failures", "crashes", "busy", "utilisation"
 def _totals_rows(report: Report) -> list[list[str]]:
     rows = [[key.replace("_", "-"), str(value)] for key, value in report["totals"].items()]
     rows.append(["duplicate runs", str(report["duplicate_runs"])])
-    rows.append(["throughput", f"{report['throughput_per_s']:.2f}/s"])
+    rows.append(["throughput", format_rate(report["throughput_per_s"])])
     return rows
 
 

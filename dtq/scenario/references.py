@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from dtq.events import ERROR_CRASH, ERROR_TIMEOUT
 from dtq.scenario.models import (
     MAX_TASKS,
     BurstArrival,
@@ -28,9 +29,9 @@ Loc = tuple[object, ...]
 """A path into the scenario data: mapping keys and list indexes, as written in the file."""
 
 RESERVED_KINDS = {
-    "timeout": "timeout is raised by dtq itself when an attempt runs too long; "
+    ERROR_TIMEOUT: "timeout is raised by dtq itself when an attempt runs too long; "
     "use the task type's timeout: instead",
-    "crash": "crash is what dtq records when a worker dies; use a worker_crash fault",
+    ERROR_CRASH: "crash is what dtq records when a worker dies; use a worker_crash fault",
 }
 
 
@@ -72,9 +73,9 @@ def known_error_kinds(scenario: Scenario) -> list[str]:
     """Error kinds an attempt of this scenario can fail with, sorted."""
     kinds = {kind for task_type in scenario.task_types.values() for kind in task_type.failures}
     kinds |= {fault.error for fault in scenario.faults if isinstance(fault, Outage)}
-    kinds.add("crash")
+    kinds.add(ERROR_CRASH)
     if any(task_type.timeout is not None for task_type in scenario.task_types.values()):
-        kinds.add("timeout")
+        kinds.add(ERROR_TIMEOUT)
     return sorted(kinds)
 
 

@@ -17,7 +17,6 @@ from dtq.fold.state import (
     STOPPED,
     RunState,
     WaitStats,
-    apply,
     fold,
     nearest_rank,
 )
@@ -252,7 +251,7 @@ def test_wait_stats_stay_exact_as_waits_keep_coming() -> None:
             assert (stats.count, stats.max) == (index, max(waits))
 
 
-def test_throughput_counts_successes_in_the_window() -> None:
+def test_throughput_history_counts_successes_per_second() -> None:
     b = started_log()
     for index in range(10):
         task_id = f"email-{index:06d}"
@@ -261,7 +260,6 @@ def test_throughput_counts_successes_in_the_window() -> None:
         b.succeed(index + 0.5, task_id, "w01", run_s=0.5)
     state = fold(b.events)
     assert state.throughput_history() == [1] * 10
-    assert state.throughput(window_s=5.0) == 5 / 4.5  # seconds 5..9, up to t = 9.5
 
 
 # -- robustness ---------------------------------------------------------------------------
@@ -279,7 +277,7 @@ def test_unknown_events_and_fields_are_skipped() -> None:
 def test_apply_returns_the_state_it_folded_into() -> None:
     state = RunState()
     for event in small_log().events:
-        assert apply(state, event) is state
+        assert state.apply(event) is state
     assert state.totals() == small_log().totals
 
 
@@ -287,7 +285,6 @@ def test_an_empty_state_is_waiting_with_zero_totals() -> None:
     state = RunState()
     assert state.status == "waiting"
     assert set(state.totals().values()) == {0}
-    assert state.throughput() == 0.0
 
 
 # -- properties ---------------------------------------------------------------------------

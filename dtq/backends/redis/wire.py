@@ -1,20 +1,21 @@
 """The events' wire form on the run's Redis stream, and its decoding into event dicts.
 
 A Lua script emits each event as a JSON array `[wire name, t, value, value ...]`, the
-values in the order of the fields listed below: the same fields, in the same order, as
-the memory scheduler writes (`dtq.core.scheduler`), so a log from Redis reads like a
-log from memory. Each stream entry holds every event of one script call, in the order
-the script changed the state. Events built in Python (faults) travel whole, as the
-JSON text of the dict, under the wire name `=`.
+values in the order of the event's fields in `dtq.events.FIELDS`: the same fields, in
+the same order, as the memory scheduler writes (`dtq.core.scheduler`), so a log from
+Redis reads like a log from memory. Each stream entry holds every event of one script
+call, in the order the script changed the state. Events built in Python (faults) travel
+whole, as the JSON text of the dict, under the wire name `=`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
 from dtq.events import (
+    FIELDS,
     TASK_DEAD_LETTERED,
     TASK_FAILED,
     TASK_REDELIVERED,
@@ -26,33 +27,36 @@ from dtq.events import (
     WORKER_RESTARTED,
     WORKER_STARTED,
     WORKER_STOPPED,
+    Event,
 )
 
-Event = dict[str, Any]
 
-_TASK = ("task_id", "type", "priority")
-_FAILED = (*_TASK, "attempt", "worker", "error", "message", "will_retry", "retry_at", "run_s")
+def _names(event: str, *extra: str) -> tuple[str, tuple[str, ...]]:
+    """An event's wire entry: its log name and its fields in `dtq.events.FIELDS` order."""
+    return event, (*(key for key, _ in FIELDS[event]), *extra)
+
 
 WIRE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
-    TASK_SUBMITTED: (TASK_SUBMITTED, _TASK),
-    TASK_STARTED: (TASK_STARTED, (*_TASK, "attempt", "worker", "wait_s")),
-    TASK_SUCCEEDED: (TASK_SUCCEEDED, (*_TASK, "attempt", "worker", "run_s")),
-    TASK_FAILED: (TASK_FAILED, _FAILED),
-    # The outcome of a run whose lease was lost: logged, and it changes nothing.
-    "task_failed/duplicate": (TASK_FAILED, (*_FAILED, "duplicate")),
-    TASK_RETRY_READY: (TASK_RETRY_READY, (*_TASK, "attempt")),
-    TASK_DEAD_LETTERED: (
+    name: _names(name)
+    for name in (
+        TASK_SUBMITTED,
+        TASK_STARTED,
+        TASK_SUCCEEDED,
+        TASK_FAILED,
+        TASK_RETRY_READY,
         TASK_DEAD_LETTERED,
-        (*_TASK, "attempt", "reason", "attempts", "first_failed_t", "last_error"),
-    ),
-    TASK_REDELIVERED: (TASK_REDELIVERED, (*_TASK, "attempt", "lost_worker")),
-    WORKER_STARTED: (WORKER_STARTED, ("worker", "host")),
-    WORKER_STOPPED: (WORKER_STOPPED, ("worker",)),
-    WORKER_RESTARTED: (WORKER_RESTARTED, ("worker",)),
-    WORKER_CRASHED: (WORKER_CRASHED, ("worker", "task_id")),
-    # A worker whose heartbeats stopped: presumed dead, its leases expire.
-    "worker_lost": (WORKER_CRASHED, ("worker", "task_id", "message")),
+        TASK_REDELIVERED,
+        WORKER_STARTED,
+        WORKER_STOPPED,
+        WORKER_RESTARTED,
+        WORKER_CRASHED,
+    )
 }
+# Wire names private to this backend, outside the closed set of event names:
+# the outcome of a run whose lease was lost (logged, and it changes nothing) ...
+WIRE["task_failed/duplicate"] = _names(TASK_FAILED, "duplicate")
+# ... and a worker whose heartbeats stopped: presumed dead, its leases expire.
+WIRE["worker_lost"] = _names(WORKER_CRASHED, "message")
 
 # Seconds fields: the Lua JSON encoder writes 2.0 as 2; the log keeps them floats.
 _SECONDS = frozenset({"wait_s", "run_s", "retry_at", "first_failed_t"})

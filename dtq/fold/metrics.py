@@ -1,0 +1,68 @@
+"""Every number derived from a folded run, defined once; renderers only format them.
+
+The reducer (`dtq.fold.state`) counts; this module divides. The dashboard, the run
+summary, the report (text, JSON, markdown) and baselines all call these functions, so
+one run shows one throughput, one failure share, one utilisation everywhere.
+"""
+
+from __future__ import annotations
+
+from dtq.fold.state import THROUGHPUT_WINDOW_S, Counts, RunState, WorkerRow
+
+
+def pending(counts: Counts) -> int:
+    """Tasks of a group submitted and not yet ended (succeeded or dead-lettered)."""
+    return counts.submitted - counts.succeeded - counts.dead_lettered
+
+
+def throughput_per_s(state: RunState) -> float:
+    """The run's throughput: tasks succeeded per second of run time (0 before any time)."""
+    return rate_per_s(state.succeeded, state.elapsed_s)
+
+
+def rate_per_s(count: int, elapsed_s: float) -> float:
+    """`count` per second over `elapsed_s` seconds; 0 when no time has passed."""
+    return count / elapsed_s if elapsed_s > 0 else 0.0
+
+
+def recent_throughput_per_s(state: RunState, window_s: float = THROUGHPUT_WINDOW_S) -> float:
+    """Successes per second over the last `window_s` seconds of event time (a live rate)."""
+    if state.t <= 0:
+        return 0.0
+    end = int(state.t)
+    start = max(0, end - max(1, int(window_s)) + 1)
+    done, start_t = state.over_time.sum_since("succeeded", start)
+    return done / max(state.t - start_t, 1e-9)
+
+
+def shown_throughput_per_s(state: RunState) -> float:
+    """The rate a live view shows: the recent rate while running, the run's once finished
+    (so the final frame agrees with the summary and the report)."""
+    if state.finished is not None:
+        return throughput_per_s(state)
+    return recent_throughput_per_s(state)
+
+
+def failure_percent(state: RunState) -> float:
+    """Failed attempts as a percentage of attempts that ended (failed or succeeded)."""
+    totals = state.totals()
+    ended = totals["failed"] + totals["succeeded"]
+    return 100.0 * totals["failed"] / ended if ended else 0.0
+
+
+def utilisation(row: WorkerRow, elapsed_s: float) -> float:
+    """The share of the run's time a worker spent running attempts (0 to 1)."""
+    return row.busy_s / elapsed_s if elapsed_s > 0 else 0.0
+
+
+def success_rate(counts: Counts | None) -> float | None:
+    """Tasks succeeded per task submitted in a group; None when none was submitted."""
+    if counts is None or not counts.submitted:
+        return None
+    return counts.succeeded / counts.submitted
+
+
+def completed_ratio(state: RunState) -> float:
+    """Tasks succeeded per task submitted over the run (0 when none was submitted)."""
+    submitted = state.submitted
+    return state.succeeded / submitted if submitted else 0.0
