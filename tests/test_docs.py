@@ -242,7 +242,7 @@ def on_terminal(source: str, root: Path, env: dict[str, str], note: str) -> tupl
     output = bytearray()
     deadline = time.monotonic() + BLOCK_TIMEOUT_S
     try:
-        if press and read_until(master, output, press.group(2).encode(), deadline):
+        if press and shows(proc, master, output, press.group(2).encode(), deadline):
             os.write(master, press.group(1).encode())
         while proc.poll() is None and time.monotonic() < deadline:
             read_until(master, output, b"\0never", time.monotonic() + 0.1)
@@ -254,6 +254,16 @@ def on_terminal(source: str, root: Path, env: dict[str, str], note: str) -> tupl
         os.close(master)
         os.close(slave)
     return proc.returncode, output.decode(errors="replace")
+
+
+def shows(
+    proc: subprocess.Popen[bytes], master: int, output: bytearray, text: bytes, deadline: float
+) -> bool:
+    """Read the terminal until `text` shows; False if the process ends or time runs out first."""
+    while proc.poll() is None and time.monotonic() < deadline:
+        if read_until(master, output, text, time.monotonic() + 0.1):
+            return True
+    return False
 
 
 def forget_namespace(root: Path) -> None:
