@@ -7,10 +7,10 @@ on PATH, as after `source .venv/bin/activate`:
 - ```sh blocks run in one bash shell; each command must exit 0, or the code its
   trailing comment names (`# exits 1 ...`);
 - transcripts (a block whose first line starts with `$ `) run each command and must
-  print exactly the lines shown;
+  print exactly the lines shown, where a line `...` stands for any lines left out;
 - ```yaml blocks are scenarios: validated with `dtq validate` and run on the virtual
-  clock, where their `expect:` must hold; a fragment (no `task_types`) is checked on
-  top of a one-task scenario.
+  clock, where their `expect:` must hold; a fragment (no `arrivals`) is completed with
+  the least it lacks (one task type, a priority and duration per type, ten tasks each).
 
 An HTML comment right before a block changes that, visibly and with a reason:
 `<!-- docs-test: skip (why) -->`, `<!-- docs-test: file NAME -->` (write the block to
@@ -55,12 +55,9 @@ NOTE_FORMS = re.compile(
     r'^(skip \(.+\)|file \S+|validate only \(.+\)|terminal(, press \S+ once "[^"]+" shows)?)$'
 )
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
-ONE_TASK = {
-    "name": "fragment",
-    "workers": 1,
-    "task_types": {"job": {"priority": 5, "duration": {"dist": "constant", "value": "1ms"}}},
-    "arrivals": [{"task": "job", "pattern": "burst", "count": 10, "at": "0s"}],
-}
+LEAST_TASK = {"priority": 5, "duration": {"dist": "constant", "value": "1ms"}}
+ONE_BURST = {"pattern": "burst", "count": 10, "at": "0s"}
+ONE_TASK: dict[str, Any] = {"name": "fragment", "workers": 1, "task_types": {"job": LEAST_TASK}}
 
 
 @dataclass
@@ -326,6 +323,14 @@ def transcript(text: str) -> Iterator[tuple[str, list[str]]]:
         yield command, printed
 
 
+def matches(printed: list[str], shown: list[str]) -> bool:
+    """The printed lines are the shown ones; a shown line `...` stands for any lines."""
+    pattern = "".join(
+        r"(?:[^\n]*\n)*?" if line.strip() == "..." else re.escape(line) + r"\n" for line in shown
+    )
+    return re.fullmatch(pattern, "".join(line + "\n" for line in printed)) is not None
+
+
 def run_transcript(block: Block, root: Path, env: dict[str, str]) -> str | None:
     """Run a transcript's commands; None if each exits as noted and prints what is shown."""
     for command, shown in transcript(block.text):
@@ -340,7 +345,7 @@ def run_transcript(block: Block, root: Path, env: dict[str, str]) -> str | None:
             timeout=BLOCK_TIMEOUT_S,
         )
         printed = [line.rstrip() for line in (proc.stdout + proc.stderr).splitlines()]
-        if proc.returncode != expected or printed != shown:
+        if proc.returncode != expected or not matches(printed, shown):
             return (
                 f"{block.where}: $ {command}\nexit {proc.returncode} (expected {expected})\n"
                 + "printed:\n"
@@ -355,11 +360,18 @@ def run_transcript(block: Block, root: Path, env: dict[str, str]) -> str | None:
 
 
 def scenario_text(block: Block) -> str:
-    """The block as a whole scenario: a fragment goes on top of a one-task scenario."""
+    """The block as a whole scenario: a fragment (no `arrivals`) gets the least it lacks."""
     data: Any = yaml.safe_load(block.text)
-    if isinstance(data, dict) and "task_types" not in data:
-        return yaml.safe_dump({**ONE_TASK, **data}, sort_keys=False)
-    return block.text
+    if not isinstance(data, dict) or "arrivals" in data:
+        return block.text
+    kinds = data.get("task_types") or ONE_TASK["task_types"]
+    whole = {
+        **ONE_TASK,
+        **data,
+        "task_types": {name: {**LEAST_TASK, **(kind or {})} for name, kind in kinds.items()},
+        "arrivals": [{**ONE_BURST, "task": name} for name in kinds],
+    }
+    return yaml.safe_dump(whole, sort_keys=False)
 
 
 def check_scenario(block: Block, root: Path, env: dict[str, str]) -> str | None:
@@ -486,3 +498,11 @@ def test_the_block_reader_sees_notes_commands_and_exit_codes(tmp_path: Path) -> 
     assert [c.expected_exit for c in cmds] == [0, 1]
     assert [c.text for c in commands(first.text, first.line)] == ["dtq a \\\n  --b"]
     assert Command(1, "dtq diff a \\\n  b   # exits 1: moved").expected_exit == 1
+
+
+def test_a_transcript_line_of_dots_stands_for_the_lines_left_out() -> None:
+    """`...` matches any lines (none too); every other line must be printed as shown."""
+    assert matches(["a", "b", "c", "d"], ["a", "  ...", "d"])
+    assert matches(["a", "d"], ["a", "...", "d"])
+    assert not matches(["a", "b", "c"], ["a", "...", "d"])
+    assert not matches(["a", "b"], ["a"])
