@@ -54,7 +54,7 @@ HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 NOTE_FORMS = re.compile(
     r'^(skip \(.+\)|file \S+|validate only \(.+\)|terminal(, press \S+ once "[^"]+" shows)?)$'
 )
-LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 LEAST_TASK = {"priority": 5, "duration": {"dist": "constant", "value": "1ms"}}
 ONE_BURST = {"pattern": "burst", "count": 10, "at": "0s"}
 ONE_TASK: dict[str, Any] = {"name": "fragment", "workers": 1, "task_types": {"job": LEAST_TASK}}
@@ -130,7 +130,9 @@ def scratch_project(root: Path) -> Path:
 def environment(root: Path) -> dict[str, str]:
     """The shell's environment: the virtualenv active, no colour, a step summary file."""
     venv_bin = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DTQ_", "PYTEST_"))}
+    # Not the variables of a make that runs these tests: they would pass its ARGS on.
+    dropped = ("DTQ_", "PYTEST_", "MAKE", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     env.update(
         PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
         VIRTUAL_ENV=str(venv_bin.parent),
