@@ -27,6 +27,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,7 +83,7 @@ class Block:
     @property
     def is_transcript(self) -> bool:
         """A block that shows commands after `$ ` and what they print."""
-        return self.text.startswith("$ ") and self.lang in COMMAND_LANGS | {"text", ""}
+        return self.text.startswith("$ ") and self.lang in COMMAND_LANGS | {"text"}
 
 
 def blocks(page: Path) -> list[Block]:
@@ -98,7 +99,7 @@ def blocks(page: Path) -> list[Block]:
             notes.append(match.group(1))
         elif line.startswith("```"):
             end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
-            text = "\n".join(lines[i + 1 : end]) + "\n"
+            text = textwrap.dedent("\n".join(lines[i + 1 : end]) + "\n")
             found.append(Block(page, i + 1, line[3:].strip().lower(), text, notes))
             notes, i = [], end
         elif line:
@@ -437,6 +438,13 @@ def test_every_skip_says_why(page: Path) -> None:
                 f"{block.where}: unknown docs-test note {note!r}; write one of: "
                 'skip (why), file NAME, validate only (why), terminal[, press K once "T" shows]'
             )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_every_block_says_what_it_is(page: Path) -> None:
+    """A fence names its language (sh, console, yaml, text ...): no command goes unrun."""
+    untagged = [b.where for b in blocks(page) if not b.lang]
+    assert not untagged, f"name the language of the blocks at {untagged}: sh, text, yaml ..."
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
