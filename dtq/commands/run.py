@@ -13,6 +13,7 @@ from dtq.engine import runner
 from dtq.errors import DtqError, UsageError
 from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED
 from dtq.fold.expect import evaluate, format_checks
+from dtq.log.reader import fold_written
 from dtq.render.dashboard import render_summary
 from dtq.render.live import make_display
 from dtq.scenario import LoadedScenario, load_scenario
@@ -98,6 +99,11 @@ def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
     finally:
         display.stop()
     state = display.state
+    if outcome.status == STATUS_FAILED:
+        # The display saw only whole batches written; show what the log itself holds
+        # (a full disk keeps part of a batch), and that it is unfinished.
+        state = fold_written(outcome.log_path) or state
+        state.log_ended = True
     console.print(render_summary(state))
     if outcome.status == STATUS_FAILED:  # before the totals: a full disk drops a batch
         console.print(f"event log: {outcome.log_path}")

@@ -179,6 +179,9 @@ class RunState:
     failures_by_error: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     finished: dict[str, Any] | None = None
+    # Set by a reader that folded a whole log: no more events will come, so a run
+    # without `run_finished` is unfinished (killed, or its log could not be written).
+    log_ended: bool = False
     waits_by_priority: dict[int, array[float]] = field(default_factory=dict)
     waits_by_type: dict[str, array[float]] = field(default_factory=dict)
     over_time: TimeSeries = field(init=False, repr=False, compare=False)
@@ -279,9 +282,12 @@ class RunState:
 
     @property
     def status(self) -> str:
-        """`run_finished`'s status, else `running` once started, else `waiting`."""
+        """`run_finished`'s status; else `unfinished` once the whole log is read, else
+        `running` once started, else `waiting`."""
         if self.finished is not None:
             return str(self.finished.get("status", "finished"))
+        if self.log_ended:
+            return "unfinished"
         return "running" if self.meta is not None else "waiting"
 
     @property

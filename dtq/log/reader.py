@@ -16,15 +16,18 @@ from typing import Any, BinaryIO
 import orjson
 
 from dtq.errors import LogFormatError, MalformedEvent
-from dtq.events import Event
+from dtq.events import RUN_FINISHED, Event
 from dtq.fold.state import RunState
 
 
 class LogReader:
     """Reads one event log lazily; after reading, `warnings` and `truncated` say what it skipped."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, allow_empty: bool = False) -> None:
         self.path = Path(path)
+        # A log with no event at all is an error for readers that show a run; verify
+        # calls it unfinished (killed before the first line was written).
+        self.allow_empty = allow_empty
         self.warnings: list[str] = []
         self.truncated = False
         self.line = 0  # the line of the event last yielded, for errors found downstream
@@ -54,12 +57,16 @@ class LogReader:
 
     def _parse(self, stream: BinaryIO) -> Iterator[tuple[int, Event]]:
         loads = orjson.loads
+        event: Any = None
         for number, raw in enumerate(stream, start=1):
             try:
                 event = loads(raw)
             except orjson.JSONDecodeError as exc:
+                if type(event) is dict and event.get("event") == RUN_FINISHED:
+                    raise self._after_the_end(number) from None
                 if not raw.endswith(b"\n"):  # only the last line can lack its newline
                     self._note_truncated(number)
+                    self._check_not_empty()
                     return
                 where = f"column {exc.colno}"
                 raise LogFormatError(
@@ -69,6 +76,23 @@ class LogReader:
                 raise LogFormatError(f"{self.path}:{number}: {_problem(event)}")
             self.line = number
             yield number, event
+        self._check_not_empty()
+
+    def _after_the_end(self, number: int) -> LogFormatError:
+        """The error for text after `run_finished`: the run ended, then the file grew."""
+        return LogFormatError(
+            f"{self.path}:{number}: not an event, after run_finished on line {self.line}: "
+            "the run ended there and something was appended to the log later; remove "
+            f"the lines after line {self.line} to read the run"
+        )
+
+    def _check_not_empty(self) -> None:
+        if self.line == 0 and not self.allow_empty:
+            cut = " but a cut line" if self.truncated else ""
+            raise LogFormatError(
+                f"{self.path}: no events (the file holds nothing{cut}): the run was stopped "
+                "before its first event was written, or this is not a dtq event log"
+            )
 
     def located(self, exc: MalformedEvent) -> LogFormatError:
         """`exc`, raised by the reducer on the event last read, with its file and line."""
@@ -132,6 +156,19 @@ def fold(path: str | Path, *, until_t: float | None = None) -> tuple[RunState, L
     if until_t is not None:
         events = itertools.takewhile(lambda event: event["t"] <= until_t, events)
     try:
-        return RunState().apply_all(events), reader
+        state = RunState().apply_all(events)
     except MalformedEvent as exc:
         raise reader.located(exc) from None
+    state.log_ended = until_t is None  # read to its end: without run_finished, unfinished
+    return state, reader
+
+
+def fold_written(path: str | Path) -> RunState | None:
+    """What a log holds after its run failed to write it (a full disk): the events that
+    reached the file, read to the end; None if it is not a regular file or not readable."""
+    try:
+        if not Path(path).is_file():
+            return None  # /dev/full and other devices: nothing to read back
+        return fold(path)[0]
+    except (LogFormatError, OSError):
+        return None

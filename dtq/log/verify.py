@@ -467,7 +467,7 @@ def _line(state: int) -> int:
 
 def verify_log(path: str | Path) -> Verdict:
     """Check one log in one pass; raise `LogFormatError` if it cannot be read."""
-    reader = LogReader(path)
+    reader = LogReader(path, allow_empty=True)
     verifier = LogVerifier(reader.path)
     for line, event in reader.iter_events():
         verifier.check(line, event)
