@@ -70,15 +70,15 @@ def _percentiles(prefix: str, values: list[float]) -> Sample:
 
 def run_dtq(args: argparse.Namespace) -> Sample:
     """Run the trickle on the threaded engine and read the latencies back."""
-    from dtq.core.plan import compile_plan
     from dtq.core.task import Attempt
     from dtq.core.workload import iter_tasks
     from dtq.engine import runner
     from dtq.log.reader import iter_events
+    from dtq.scenario.compile import compile_plan
 
     text = SCENARIO.format(seed=args.seed, rate=RATE, until=args.size / RATE)
     scenario = scenario_file(args.tmp, f"trickle-{args.seed}", text)
-    scheduled = {task.id: t for t, task in iter_tasks(scenario.model, compile_plan(scenario.model))}
+    scheduled = {task.id: t for t, task in iter_tasks(compile_plan(scenario.model))}
     engines: list[runner.Engine] = []
     code_lags: list[float] = []
 

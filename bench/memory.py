@@ -58,10 +58,10 @@ def _sample(tasks: int, base_kb: int) -> Sample:
 
 def run_dtq(args: argparse.Namespace) -> Sample:
     """Submit the whole burst into dtq's ready queue, events flushed to a file."""
-    from dtq.core.plan import compile_plan
     from dtq.core.scheduler import Scheduler
     from dtq.core.workload import iter_tasks
     from dtq.log.sink import EventSink, open_log
+    from dtq.scenario.compile import compile_plan
 
     scenario = scenario_file(args.tmp, "million", SCENARIO.format(seed=args.seed, count=args.size))
     plan = compile_plan(scenario.model)
@@ -69,7 +69,7 @@ def run_dtq(args: argparse.Namespace) -> Sample:
     sink = EventSink(open_log(log), path=log)
     sched = Scheduler(plan, sink.emit, workers=plan.workers)
     base_kb = peak_rss_kb()
-    for _, task in iter_tasks(scenario.model, plan):
+    for _, task in iter_tasks(plan):
         sched.submit(task, 0.0)
     sink.flush()
     if len(sched.ready) != args.size:

@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from dtq.core.plan import compile_plan
 from dtq.core.workload import iter_tasks
 from dtq.engine.virtual import VirtualEngine
 from dtq.log.sink import EventSink
+from dtq.scenario.compile import compile_plan
 from dtq.scenario.models import Scenario
 
 Event = dict[str, Any]
@@ -49,7 +49,7 @@ def run_virtual(
     file = MemoryFile()
     sink = EventSink(file, batch_size=batch_size)
     plan = compile_plan(model)
-    engine = VirtualEngine(plan, iter_tasks(model, plan), sink)
+    engine = VirtualEngine(plan, iter_tasks(plan), sink)
     status = engine.run()
     totals = engine.sched.totals()
     sink.close()

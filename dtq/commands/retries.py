@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dtq.core.plan import RetryPolicy, retry_policy
+from dtq.core.plan import RetryPolicy
 from dtq.core.retry import schedule_s
 from dtq.errors import UsageError
 from dtq.scenario import load_scenario
+from dtq.scenario.compile import retry_policy
 from dtq.scenario.models import Retry
 from dtq.scenario.presets import PRESET_NAMES
 

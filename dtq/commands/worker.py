@@ -20,9 +20,9 @@ from dtq.backends.redis.conn import (
 )
 from dtq.backends.redis.store import RunKeys, RunStore, find_current, scenario_of
 from dtq.backends.redis.worker import WorkerPool
-from dtq.core.plan import compile_plan
 from dtq.engine.runner import stop_signals
 from dtq.errors import BackendError, UsageError
+from dtq.scenario.compile import compile_plan
 from dtq.scenario.durations import SECONDS_CONTEXT
 from dtq.scenario.models import Scenario
 from dtq.scenario.references import is_redis_url

@@ -26,11 +26,6 @@ from dtq.events import ERROR_TIMEOUT
 Outcome = tuple[float, str | None, str]
 
 
-def is_instant(kind: TaskKind) -> bool:
-    """Whether every attempt of `kind` takes no time at all (a constant duration of 0)."""
-    return kind.dist == "constant" and kind.a == 0.0
-
-
 def failure_table(kind: TaskKind, outages: Sequence[OutageWindow]) -> tuple[tuple[str, float], ...]:
     """The failure probabilities of `kind` with the given outages in force, sorted by error.
 
@@ -65,7 +60,7 @@ def draw_outcome(
     kind: TaskKind, key: int, number: int, outages: Sequence[OutageWindow] = ()
 ) -> Outcome:
     """Duration and error of attempt `number`; an attempt past the timeout is cut at it."""
-    run_s = kind.duration_s(key, number)
+    run_s = kind.duration.sample(key, number)
     error: str | None = None
     message = ""
     # Most task types cannot fail: then there is nothing to draw.

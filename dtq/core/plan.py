@@ -1,4 +1,9 @@
-"""A scenario compiled into plain runtime objects the scheduler reads on its hot path."""
+"""The core's plan of a run: plain runtime objects the scheduler reads on its hot path.
+
+`dtq.scenario.compile` builds a Plan from a validated scenario; the core never sees
+the scenario's pydantic models. Choices are made once, when the plan is built: a task
+type's duration sampler is picked by its distribution then, not branched on every draw.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,74 @@ from dataclasses import dataclass, field
 
 from dtq.core.draws import STREAM_DURATION, STREAM_DURATION_2, standard_normal, uniform
 from dtq.events import ERROR_CRASH
-from dtq.scenario.models import (
-    Constant,
-    Exponential,
-    LogNormal,
-    Normal,
-    Outage,
-    Retry,
-    Scenario,
-    Uniform,
-    WorkerCrash,
+
+# -- durations: one sampler class per distribution ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantDuration:
+    """Every attempt takes `value_s`."""
+
+    value_s: float
+
+    def sample(self, key: int, attempt: int) -> float:
+        """The duration of one attempt (no draw needed)."""
+        return self.value_s
+
+
+@dataclass(frozen=True, slots=True)
+class UniformDuration:
+    """Uniform between `low_s` and `high_s`."""
+
+    low_s: float
+    high_s: float
+
+    def sample(self, key: int, attempt: int) -> float:
+        """The duration of one attempt, drawn from (task key, attempt)."""
+        return self.low_s + (self.high_s - self.low_s) * uniform(key, attempt, STREAM_DURATION)
+
+
+@dataclass(frozen=True, slots=True)
+class ExponentialDuration:
+    """Exponential with mean `mean_s`."""
+
+    mean_s: float
+
+    def sample(self, key: int, attempt: int) -> float:
+        """The duration of one attempt, drawn from (task key, attempt)."""
+        return -self.mean_s * math.log(1.0 - uniform(key, attempt, STREAM_DURATION))
+
+
+@dataclass(frozen=True, slots=True)
+class LogNormalDuration:
+    """Log-normal with median `median_s` and shape `sigma`."""
+
+    median_s: float
+    sigma: float
+
+    def sample(self, key: int, attempt: int) -> float:
+        """The duration of one attempt, drawn from (task key, attempt)."""
+        u = uniform(key, attempt, STREAM_DURATION)
+        z = standard_normal(u, uniform(key, attempt, STREAM_DURATION_2))
+        return self.median_s * math.exp(self.sigma * z)
+
+
+@dataclass(frozen=True, slots=True)
+class NormalDuration:
+    """Normal with mean `mean_s` and standard deviation `sd_s`, folded at 0 (|x|)."""
+
+    mean_s: float
+    sd_s: float
+
+    def sample(self, key: int, attempt: int) -> float:
+        """The duration of one attempt, drawn from (task key, attempt)."""
+        u = uniform(key, attempt, STREAM_DURATION)
+        z = standard_normal(u, uniform(key, attempt, STREAM_DURATION_2))
+        return abs(self.mean_s + self.sd_s * z)
+
+
+Duration = (
+    ConstantDuration | UniformDuration | ExponentialDuration | LogNormalDuration | NormalDuration
 )
 
 
@@ -27,26 +90,63 @@ class TaskKind:
     index: int
     name: str
     priority: int
-    dist: str
-    a: float
-    b: float
+    duration: Duration
     timeout_s: float | None
     failures: tuple[tuple[str, float], ...]
 
-    def duration_s(self, key: int, attempt: int) -> float:
-        """How long this attempt runs, drawn from (task key, attempt)."""
-        dist = self.dist
-        if dist == "constant":
-            return self.a
-        u = uniform(key, attempt, STREAM_DURATION)
-        if dist == "exponential":
-            return -self.a * math.log(1.0 - u)
-        if dist == "uniform":
-            return self.a + (self.b - self.a) * u
-        z = standard_normal(u, uniform(key, attempt, STREAM_DURATION_2))
-        if dist == "normal":
-            return abs(self.a + self.b * z)
-        return self.a * math.exp(self.b * z)
+    def is_instant(self) -> bool:
+        """Whether every attempt takes no time at all (a constant duration of 0)."""
+        return isinstance(self.duration, ConstantDuration) and self.duration.value_s == 0.0
+
+
+# -- arrivals: one spec class per pattern -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoissonArrivals:
+    """Random arrivals of `task` at `rate` per second in [start_s, until_s)."""
+
+    task: str
+    start_s: float
+    until_s: float
+    rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantArrivals:
+    """Evenly spaced arrivals of `task` at `rate` per second in [start_s, until_s)."""
+
+    task: str
+    start_s: float
+    until_s: float
+    rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class RampArrivals:
+    """Arrivals of `task` whose rate moves linearly from `start_rate` to `end_rate`."""
+
+    task: str
+    start_s: float
+    until_s: float
+    start_rate: float
+    end_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class BurstArrivals:
+    """`count` arrivals of `task` from `at_s`, spread evenly over `over_s`."""
+
+    task: str
+    count: int
+    at_s: float
+    over_s: float
+
+
+ArrivalSpec = PoissonArrivals | ConstantArrivals | RampArrivals | BurstArrivals
+
+
+# -- faults and retries ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +212,7 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Everything the scheduler needs from a scenario, with no pydantic on the hot path."""
+    """Everything the core needs from a scenario, with no pydantic on the hot path."""
 
     seed: int
     workers: int
@@ -120,6 +220,7 @@ class Plan:
     aging_interval_s: float
     retry: RetryPolicy
     kinds: dict[str, TaskKind]
+    arrivals: tuple[ArrivalSpec, ...]
     outages: tuple[OutageWindow, ...]
     crashes: tuple[CrashFault, ...]
     kind_retry: dict[str, RetryPolicy] = field(default_factory=dict)
@@ -131,79 +232,3 @@ class Plan:
     def most_attempts(self) -> int:
         """The largest max_attempts of any task type: what a log's reader may see at most."""
         return max([self.retry.max_attempts, *(p.max_attempts for p in self.kind_retry.values())])
-
-
-def _kind(index: int, name: str, model: Scenario) -> TaskKind:
-    spec = model.task_types[name]
-    dur = spec.duration
-    a = b = 0.0
-    if isinstance(dur, Constant):
-        a = dur.value
-    elif isinstance(dur, Uniform):
-        a, b = dur.low, dur.high
-    elif isinstance(dur, Exponential):
-        a = dur.mean
-    elif isinstance(dur, LogNormal):
-        a, b = dur.median, dur.sigma
-    elif isinstance(dur, Normal):
-        a, b = dur.mean, dur.sd
-    failures = tuple((kind, p) for kind, p in sorted(spec.failures.items()) if p > 0)
-    return TaskKind(index, name, spec.priority, dur.dist, a, b, spec.timeout, failures)
-
-
-def compile_plan(model: Scenario) -> Plan:
-    """Compile a validated scenario into a Plan."""
-    kinds = {name: _kind(i, name, model) for i, name in enumerate(model.task_types)}
-    outages: list[OutageWindow] = []
-    crashes: list[CrashFault] = []
-    for index, fault in enumerate(model.faults):
-        if isinstance(fault, Outage):
-            covered = frozenset(fault.tasks) if fault.tasks is not None else None
-            outages.append(
-                OutageWindow(index, fault.start, fault.until, fault.error, fault.rate, covered)
-            )
-        elif isinstance(fault, WorkerCrash):
-            crashes.append(CrashFault(index, fault.at, fault.workers, fault.restart_after))
-    retry = retry_policy(model.retry)
-    kind_retry = {
-        name: retry_policy(model.retry_for(name), budget_owner=_budget_owner(name, model))
-        for name, spec in model.task_types.items()
-        if spec.retry is not None
-    }
-    return Plan(
-        seed=model.seed,
-        workers=model.workers,
-        policy=model.scheduler.policy,
-        aging_interval_s=model.scheduler.aging_interval or 0.0,
-        retry=retry,
-        kinds=kinds,
-        outages=tuple(outages),
-        crashes=tuple(crashes),
-        kind_retry=kind_retry,
-    )
-
-
-def _budget_owner(name: str, model: Scenario) -> str:
-    """`name` when the task type sets its own budget, else "" (it shares the scenario's)."""
-    override = model.task_types[name].retry
-    return name if override is not None and override.budget is not None else ""
-
-
-def retry_policy(r: Retry, *, budget_owner: str = "") -> RetryPolicy:
-    """A validated retry block as a RetryPolicy, its budget (if any) owned by `budget_owner`."""
-    budget = None
-    if r.budget is not None:
-        budget = BudgetSpec(r.budget.ratio, r.budget.min_per_s, r.budget.window, budget_owner)
-    return RetryPolicy(
-        max_attempts=r.max_attempts,
-        backoff=r.backoff,
-        base_delay_s=r.base_delay,
-        max_delay_s=r.max_delay,
-        jitter=r.jitter,
-        retry_on=frozenset(r.retry_on) if r.retry_on is not None else None,
-        multiplier=r.multiplier if r.multiplier is not None else 2.0,
-        exponent=r.exponent if r.exponent is not None else 4.0,
-        delays_s=tuple(r.delays or ()),
-        resolution_s=r.resolution or 0.0,
-        budget=budget,
-    )

@@ -1,14 +1,38 @@
-"""The ready queue (FIFOs per priority level, or a heap for aging) and the delayed-retry queue."""
+"""The ready queue's ordering key, and the queue itself (FIFOs per level, or a heap)."""
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Generic, TypeVar
+from dataclasses import dataclass
 
 from dtq.core.task import Task
 
-T = TypeVar("T")
+
+@dataclass(frozen=True, slots=True)
+class OrderingKey:
+    """A ready task's key is `priority * priority_weight + ready_time * wait_weight`;
+    the lowest key runs first, equal keys first-in first-out.
+
+    The one definition of the policies' order: the memory queue and the Redis scripts
+    (which only compute this sum) both take it from here.
+    """
+
+    priority_weight: float
+    wait_weight: float
+
+
+def ordering_key(policy: str, aging_interval_s: float = 0.0) -> OrderingKey:
+    """The ordering key of `policy` (priority, fifo, or aging by one level per interval)."""
+    if policy == "priority":
+        return OrderingKey(1.0, 0.0)
+    if policy == "fifo":
+        return OrderingKey(0.0, 0.0)
+    if policy == "aging":
+        if aging_interval_s <= 0:
+            raise ValueError("aging needs an aging interval above 0")
+        return OrderingKey(1.0, 1.0 / aging_interval_s)
+    raise ValueError(f"unknown policy {policy!r}")
 
 
 class ReadyQueue:
@@ -35,17 +59,18 @@ class ReadyQueue:
         "_fifos",
         "_heap",
         "_index",
+        "_priority_weight",
         "_seq",
         "_size",
     )
 
     def __init__(self, *, policy: str, aging_interval_s: float = 0.0) -> None:
-        if policy not in ("priority", "fifo", "aging"):
-            raise ValueError(f"unknown policy {policy!r}")
-        if policy == "aging" and aging_interval_s <= 0:
-            raise ValueError("aging needs an aging interval above 0")
-        self._by_priority = policy == "priority"
-        self._aging_rate = 1.0 / aging_interval_s if policy == "aging" else 0.0
+        # Decided once: with no weight on waiting, the key is constant per level and
+        # per-level FIFOs give its order; otherwise a heap of keys.
+        key = ordering_key(policy, aging_interval_s)
+        self._by_priority = key.priority_weight != 0.0
+        self._aging_rate = key.wait_weight
+        self._priority_weight = key.priority_weight
         self._heap: list[tuple[float, int, Task]] = []
         self._seq = 0
         self._fifos: list[deque[Task]] = []  # one per level, best level first
@@ -58,7 +83,7 @@ class ReadyQueue:
         self._size += 1
         if self._aging_rate:
             self._seq += 1
-            key = task.priority + now * self._aging_rate
+            key = task.priority * self._priority_weight + now * self._aging_rate
             heapq.heappush(self._heap, (key, self._seq, task))
             return
         level = task.priority if self._by_priority else 0
@@ -95,34 +120,3 @@ class ReadyQueue:
 
     def __len__(self) -> int:
         return self._size
-
-
-class DelayedQueue(Generic[T]):
-    """Items held until their ready time; ties by insertion order."""
-
-    __slots__ = ("_heap", "_seq")
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, T]] = []
-        self._seq = 0
-
-    def push(self, item: T, ready_at: float) -> None:
-        """Hold `item` until `ready_at`."""
-        self._seq += 1
-        heapq.heappush(self._heap, (ready_at, self._seq, item))
-
-    def next_at(self) -> float | None:
-        """When the earliest item is due, or None if empty."""
-        return self._heap[0][0] if self._heap else None
-
-    def pop_due(self, now: float) -> list[tuple[float, T]]:
-        """Remove and return every (ready_at, item) due at or before `now`, in order."""
-        heap = self._heap
-        due: list[tuple[float, T]] = []
-        while heap and heap[0][0] <= now:
-            ready_at, _, item = heapq.heappop(heap)
-            due.append((ready_at, item))
-        return due
-
-    def __len__(self) -> int:
-        return len(self._heap)

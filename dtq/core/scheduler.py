@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dtq.core.agenda import RETRY_RELEASE, Agenda
 from dtq.core.attempts import draw_outcome, failure_decision
 from dtq.core.budget import Budgets
 from dtq.core.plan import OutageWindow, Plan
-from dtq.core.queues import DelayedQueue, ReadyQueue
+from dtq.core.queues import ReadyQueue
 from dtq.core.retry import Decision
 from dtq.core.task import Attempt, Task
 from dtq.events import (
@@ -75,19 +76,23 @@ def worker_names(count: int) -> list[str]:
 class Scheduler:
     """Queues, workers' current attempts and the retry/DLQ decisions of one run."""
 
-    def __init__(self, plan: Plan, emit: Emit, *, workers: int) -> None:
+    def __init__(
+        self, plan: Plan, emit: Emit, *, workers: int, agenda: Agenda | None = None
+    ) -> None:
         self.plan = plan
         self._emit = emit
         self._budgets = Budgets(plan)
         self.ready = ReadyQueue(policy=plan.policy, aging_interval_s=plan.aging_interval_s)
-        self.delayed: DelayedQueue[Task] = DelayedQueue()
+        # Retries wait on the run's agenda, in the one order of timed actions.
+        self.agenda = agenda if agenda is not None else Agenda()
+        self.waiting_retries = 0
         self.names = worker_names(workers)
         self.current: list[Attempt | None] = [None] * workers
         self.down = [False] * workers
         self.closed = False
         self._outages: list[OutageWindow] = []
         self.submitted = self.succeeded = self.dead_lettered = 0
-        self.started = self.failed = self.retried = self.redelivered = 0
+        self.started = self.failed = self.retried = 0
 
     # -- tasks -----------------------------------------------------------------
 
@@ -165,9 +170,9 @@ class Scheduler:
             self._fail(attempt, now, attempt.error, attempt.message)
         return True
 
-    def release_due(self, now: float) -> int:
-        """Move every retry whose delay is over back to the ready queue."""
-        due = self.delayed.pop_due(now)
+    def release_due(self, due: list[tuple[float, Task]], now: float) -> None:
+        """Move retries whose delay is over, as (due time, task), back to the ready queue."""
+        self.waiting_retries -= len(due)
         for ready_at, task in due:
             # The wait is counted from when the retry became due, even if noticed later.
             task.ready_t = ready_at
@@ -183,11 +188,6 @@ class Scheduler:
                     "attempt": task.attempts + 1,
                 }
             )
-        return len(due)
-
-    def next_due(self) -> float | None:
-        """When the earliest delayed retry becomes ready, or None."""
-        return self.delayed.next_at()
 
     def _fail(self, attempt: Attempt, now: float, error: str, message: str) -> None:
         task = attempt.task
@@ -220,7 +220,8 @@ class Scheduler:
         self._emit(base)
         if retry_at is not None:
             self.retried += 1
-            self.delayed.push(task, retry_at)
+            self.waiting_retries += 1
+            self.agenda.schedule(retry_at, RETRY_RELEASE, task)
             return
         self.dead_lettered += 1
         self._emit(
@@ -272,12 +273,10 @@ class Scheduler:
         self.down[worker] = False
         self._emit({"seq": 0, "t": now, "event": WORKER_RESTARTED, "worker": self.names[worker]})
 
-    def pick_crash_victims(self, count: int) -> list[int]:
-        """The workers a crash fault kills: busy ones first (lowest index), then idle ones."""
-        alive = [w for w in range(len(self.current)) if not self.down[w]]
-        busy = [w for w in alive if self.current[w] is not None]
-        idle = [w for w in alive if self.current[w] is None]
-        return (busy + idle)[:count]
+    def live_workers(self) -> list[tuple[int, bool]]:
+        """(worker, busy) for every worker not down, lowest index first."""
+        current, down = self.current, self.down
+        return [(w, current[w] is not None) for w in range(len(current)) if not down[w]]
 
     # -- faults ----------------------------------------------------------------
 
@@ -334,7 +333,7 @@ class Scheduler:
 
     def is_drained(self) -> bool:
         """Nothing ready, nothing waiting for a retry, nothing running."""
-        return not self.ready and not self.delayed and all(a is None for a in self.current)
+        return not self.ready and not self.waiting_retries and all(a is None for a in self.current)
 
     def totals(self) -> dict[str, int]:
         """The run's counters, as written in `run_finished`."""
@@ -346,6 +345,7 @@ class Scheduler:
                 "started": self.started,
                 "failed": self.failed,
                 "retried": self.retried,
-                "redelivered": self.redelivered,
+                # Only a Redis lease can expire: the memory backend never redelivers a task.
+                "redelivered": 0,
             }
         )

@@ -1,11 +1,22 @@
-"""Fault windows and crashes as a sorted timeline of edges, shared by both engines."""
+"""The fault timeline and the crash policy, shared by every engine.
+
+`fault_timeline` lists every fault edge in the order the agenda carries out edges that
+fall at the same instant: by time, then by the fault's place in the file, and for one
+outage whose window closes as it opens, its end before its start. `crash_victims` is
+the one rule for which workers a crash fault kills, used by the memory scheduler and
+by the Redis coordinator alike.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dtq.core.plan import CrashFault, OutageWindow, Plan
 from dtq.core.scheduler import Scheduler
+
+W = TypeVar("W")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +31,7 @@ class FaultEdge:
 
 
 def fault_timeline(plan: Plan) -> list[FaultEdge]:
-    """Every fault edge of the plan, in time order (ties: end before start, then file order)."""
+    """Every fault edge of the plan, in time order (ties: file order, then end before start)."""
     edges: list[FaultEdge] = []
     for outage in plan.outages:
         edges.append(FaultEdge(outage.start_s, 2 * outage.index + 1, outage=outage))
@@ -29,6 +40,19 @@ def fault_timeline(plan: Plan) -> list[FaultEdge]:
         edges.append(FaultEdge(crash.at_s, 2 * crash.index + 1, crash=crash))
     edges.sort(key=lambda e: (e.t, e.order))
     return edges
+
+
+def crash_victims(workers: Sequence[tuple[W, bool]], count: int) -> list[W]:
+    """The `count` workers a crash fault kills, of live (worker, busy) pairs in their order:
+    busy ones first (a crash is meant to cost work in flight), then idle ones."""
+    busy = [worker for worker, is_busy in workers if is_busy]
+    idle = [worker for worker, is_busy in workers if not is_busy]
+    return (busy + idle)[:count]
+
+
+def crash_message(crash: CrashFault) -> str:
+    """The message of an attempt a crash fault cut short."""
+    return f"worker killed by fault {crash.index} (worker_crash)"
 
 
 def apply_fault_edge(sched: Scheduler, edge: FaultEdge, now: float) -> list[int]:
@@ -42,16 +66,15 @@ def apply_fault_edge(sched: Scheduler, edge: FaultEdge, now: float) -> list[int]
     crash = edge.crash
     assert crash is not None
     sched.crash_fault(crash.index, crash.workers, crash.restart_after_s, now)
-    victims = sched.pick_crash_victims(crash.workers)
+    victims = crash_victims(sched.live_workers(), crash.workers)
     for worker in victims:
-        sched.crash_worker(worker, now, f"worker killed by fault {crash.index} (worker_crash)")
-    # The crash itself is instantaneous; restarts are events of their own.
+        sched.crash_worker(worker, now, crash_message(crash))
+    # The crash itself is instantaneous; restarts are actions of their own.
     sched.crash_fault_ended(crash.index, now)
     return victims
 
 
-def end_open_outages(sched: Scheduler, edges: list[FaultEdge], done: int, now: float) -> None:
-    """At the end of a run, close outage windows that started but had not ended."""
-    for edge in edges[done:]:
-        if edge.outage is not None and not edge.starts and edge.outage in sched.active_outages():
-            sched.outage_ended(edge.outage, now)
+def end_open_outages(sched: Scheduler, now: float) -> None:
+    """At the end of a run, close the outage windows still open, in the timeline's order."""
+    for outage in sorted(sched.active_outages(), key=lambda o: (o.until_s, o.index)):
+        sched.outage_ended(outage, now)

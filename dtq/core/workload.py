@@ -9,39 +9,38 @@ from collections.abc import Iterator
 from itertools import repeat
 
 from dtq.core.draws import mix64, seed_part, task_key_from
-from dtq.core.plan import Plan
-from dtq.core.task import Task
-from dtq.scenario.models import (
-    Arrival,
-    BurstArrival,
-    ConstantArrival,
-    PoissonArrival,
-    RampArrival,
-    Scenario,
+from dtq.core.plan import (
+    ArrivalSpec,
+    BurstArrivals,
+    ConstantArrivals,
+    Plan,
+    PoissonArrivals,
+    RampArrivals,
 )
+from dtq.core.task import Task
 
 
-def _poisson(spec: PoissonArrival, rng: random.Random) -> Iterator[float]:
+def _poisson(spec: PoissonArrivals, rng: random.Random) -> Iterator[float]:
     # random.expovariate's own formula, spelt out to save a method call per arrival.
-    draw, rate, until = rng.random, spec.rate, spec.until
-    t = spec.start - math.log(1.0 - draw()) / rate
+    draw, rate, until = rng.random, spec.rate, spec.until_s
+    t = spec.start_s - math.log(1.0 - draw()) / rate
     while t < until:
         yield t
         t -= math.log(1.0 - draw()) / rate
 
 
-def _constant(spec: ConstantArrival) -> Iterator[float]:
+def _constant(spec: ConstantArrivals) -> Iterator[float]:
     gap = 1.0 / spec.rate
     k = 0
-    while (t := spec.start + k * gap) < spec.until:
+    while (t := spec.start_s + k * gap) < spec.until_s:
         yield t
         k += 1
 
 
-def _ramp(spec: RampArrival) -> Iterator[float]:
+def _ramp(spec: RampArrivals) -> Iterator[float]:
     # The k-th arrival is where the integral of the rate reaches k:
     # a*s + c*s^2 = k with c = (b - a) / (2 * window).
-    window = spec.until - spec.start
+    window = spec.until_s - spec.start_s
     a, c = spec.start_rate, (spec.end_rate - spec.start_rate) / (2.0 * window)
     k = 0
     while True:
@@ -54,32 +53,32 @@ def _ramp(spec: RampArrival) -> Iterator[float]:
             s = (-a + math.sqrt(disc)) / (2.0 * c)
         if s >= window:
             return
-        yield spec.start + s
+        yield spec.start_s + s
         k += 1
 
 
-def _burst(spec: BurstArrival) -> Iterator[float]:
-    step = spec.over / spec.count
+def _burst(spec: BurstArrivals) -> Iterator[float]:
+    step = spec.over_s / spec.count
     for k in range(spec.count):
-        yield spec.at + k * step
+        yield spec.at_s + k * step
 
 
-def arrival_times(spec: Arrival, *, seed: int, stream: int) -> Iterator[float]:
+def arrival_times(spec: ArrivalSpec, *, seed: int, stream: int) -> Iterator[float]:
     """The arrival times of one `arrivals:` entry, in increasing order."""
-    if isinstance(spec, PoissonArrival):
+    if isinstance(spec, PoissonArrivals):
         return _poisson(spec, random.Random(mix64(seed ^ (stream + 1) * 0x2545F4914F6CDD1D)))
-    if isinstance(spec, ConstantArrival):
+    if isinstance(spec, ConstantArrivals):
         return _constant(spec)
-    if isinstance(spec, RampArrival):
+    if isinstance(spec, RampArrivals):
         return _ramp(spec)
     return _burst(spec)
 
 
-def _merged(model: Scenario) -> Iterator[tuple[float, int, str]]:
+def _merged(plan: Plan) -> Iterator[tuple[float, int, str]]:
     # zip labels each time without a Python frame per task; a single stream needs no merge.
     streams = [
-        zip(arrival_times(spec, seed=model.seed, stream=i), repeat(i), repeat(spec.task))
-        for i, spec in enumerate(model.arrivals)
+        zip(arrival_times(spec, seed=plan.seed, stream=i), repeat(i), repeat(spec.task))
+        for i, spec in enumerate(plan.arrivals)
     ]
     if len(streams) == 1:
         return streams[0]
@@ -87,7 +86,7 @@ def _merged(model: Scenario) -> Iterator[tuple[float, int, str]]:
     return heapq.merge(*streams)
 
 
-def iter_tasks(model: Scenario, plan: Plan) -> Iterator[tuple[float, Task]]:
+def iter_tasks(plan: Plan) -> Iterator[tuple[float, Task]]:
     """Every task of the scenario as (arrival time, task), in arrival order.
 
     Ids number each task type from 1 in arrival order (`email-000001`), so the same
@@ -96,7 +95,7 @@ def iter_tasks(model: Scenario, plan: Plan) -> Iterator[tuple[float, Task]]:
     counters = dict.fromkeys(plan.kinds, 0)
     kinds = {name: (kind, f"{name}-") for name, kind in plan.kinds.items()}
     seed = seed_part(plan.seed)
-    for t, _, name in _merged(model):
+    for t, _, name in _merged(plan):
         kind, prefix = kinds[name]
         number = counters[name] + 1
         counters[name] = number
@@ -105,12 +104,12 @@ def iter_tasks(model: Scenario, plan: Plan) -> Iterator[tuple[float, Task]]:
         yield t, Task(task_id, kind, task_key_from(seed, kind.index, number))
 
 
-def count_tasks(model: Scenario) -> int:
+def count_tasks(plan: Plan) -> int:
     """How many tasks the workload submits (walks the arrival times, builds no tasks)."""
     total = 0
-    for i, spec in enumerate(model.arrivals):
-        if isinstance(spec, BurstArrival):
+    for i, spec in enumerate(plan.arrivals):
+        if isinstance(spec, BurstArrivals):
             total += spec.count
         else:
-            total += sum(1 for _ in arrival_times(spec, seed=model.seed, stream=i))
+            total += sum(1 for _ in arrival_times(spec, seed=plan.seed, stream=i))
     return total

@@ -16,7 +16,6 @@ are deleted; only then does the runner write `run_finished`.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import os
 import socket
 import threading
@@ -32,12 +31,21 @@ from dtq.backends.redis.conn import RIDE_OUT_S, RedisConnection, namespace_from_
 from dtq.backends.redis.store import RunKeys, RunStore, Tick
 from dtq.backends.redis.wire import decode_entry, encode_whole
 from dtq.backends.redis.worker import WorkerPool
-from dtq.core.attempts import failure_decision, is_instant, parse_task_id
+from dtq.core.agenda import ARRIVAL, FAULT_EDGE, WORKER_RESTART, Agenda
+from dtq.core.attempts import failure_decision, parse_task_id
 from dtq.core.plan import CrashFault, Plan
+from dtq.core.queues import ordering_key
 from dtq.core.retry import dead_letter_reason
 from dtq.core.scheduler import Scheduler
 from dtq.core.task import Task
-from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fault_timeline
+from dtq.core.timeline import (
+    FaultEdge,
+    apply_fault_edge,
+    crash_message,
+    crash_victims,
+    end_open_outages,
+    fault_timeline,
+)
 from dtq.engine.common import EngineBase
 from dtq.errors import BackendError, RunStalled
 from dtq.events import (
@@ -55,7 +63,6 @@ from dtq.fold.state import RunState
 from dtq.log.sink import EventSink
 from dtq.scenario import LoadedScenario
 
-_INF = float("inf")
 _TICK_S = 0.02
 _POLL_S = 0.05
 _SUBMIT_CHUNK = 1000
@@ -73,11 +80,13 @@ def _totals(counters: dict[str, int]) -> dict[str, int]:
 def run_settings(scenario: LoadedScenario, plan: Plan) -> dict[str, str]:
     """The run's settings as its Redis meta hash holds them (read by the scripts and workers)."""
     model = scenario.model
-    rate = 1.0 / plan.aging_interval_s if plan.policy == "aging" else 0.0
+    key = ordering_key(plan.policy, plan.aging_interval_s)
     return {
         "scale": repr(model.time_scale),
         "policy": plan.policy,
-        "rate": repr(rate),
+        # The ready queue's score, priority * pw + ready time * rate: decided by the core.
+        "pw": repr(key.priority_weight),
+        "rate": repr(key.wait_weight),
         "vt_ms": str(max(1, round(model.visibility_timeout * 1000))),
         "outages": "",
         "max_attempts": str(plan.most_attempts()),
@@ -110,41 +119,27 @@ class _Faults:
 
 
 class _Schedule:
-    """What the coordinator still has to do at set times: arrivals, fault edges, restarts."""
+    """What the coordinator still has to do at set times, on the core's agenda: arrivals,
+    fault edges and restarts. Retry releases and attempt ends happen in Redis (the tick
+    and work scripts), since the queue's state lives there."""
 
     def __init__(self, plan: Plan, tasks: Iterator[tuple[float, Task]]) -> None:
-        self.tasks = tasks
-        self.arrival = next(tasks, None)
+        self.agenda = Agenda()
+        for edge in fault_timeline(plan):
+            self.agenda.schedule(edge.t, FAULT_EDGE, edge)
+        self._tasks = tasks
+        self.arrivals_left = True
+        self.schedule_next_arrival()
         self.submitted = 0
-        self.edges = fault_timeline(plan)
-        self.done_edges = 0
         self.faults = _Faults(plan)
-        self.restarts: list[tuple[float, int, list[str]]] = []
 
-    def arrival_t(self) -> float:
-        """When the next task arrives (infinity when all have)."""
-        return self.arrival[0] if self.arrival is not None else _INF
-
-    def edge_t(self) -> float:
-        """When the next fault edge is due."""
-        return self.edges[self.done_edges].t if self.done_edges < len(self.edges) else _INF
-
-    def restart_t(self) -> float:
-        """When the next crashed workers restart."""
-        return self.restarts[0][0] if self.restarts else _INF
-
-    def next_t(self) -> float:
-        """When the earliest thing still to do is due (infinity when nothing is planned)."""
-        return min(self.arrival_t(), self.edge_t(), self.restart_t())
-
-    def take_arrivals(self, until: float, limit: int) -> list[Task]:
-        """Up to `limit` tasks arriving at or before `until`."""
-        chunk: list[Task] = []
-        while self.arrival is not None and self.arrival[0] <= until and len(chunk) < limit:
-            chunk.append(self.arrival[1])
-            self.arrival = next(self.tasks, None)
-        self.submitted += len(chunk)
-        return chunk
+    def schedule_next_arrival(self) -> None:
+        """Put the next task's arrival on the agenda (as each arrival is carried out)."""
+        entry = next(self._tasks, None)
+        if entry is None:
+            self.arrivals_left = False
+        else:
+            self.agenda.schedule(entry[0], ARRIVAL, entry[1])
 
 
 class RedisEngine(EngineBase):
@@ -262,37 +257,49 @@ class RedisEngine(EngineBase):
             if mono >= next_tick:
                 next_tick = mono + _TICK_S
                 tick = store.tick(self._lost_reason)
-                if plan.arrival is None and self._is_done(tick, plan.submitted):
+                if not plan.arrivals_left and self._is_done(tick, plan.submitted):
                     events = self._closing_events(plan)
                     if self._finish(store, STATUS_COMPLETED, events, require_done=True):
                         return STATUS_COMPLETED
                 stalled_since = self._check_stall(tick, stalled_since, mono)
             if not more:
-                due_s = (plan.next_t() - now) / self._scale
+                due_s = (plan.agenda.next_t() - now) / self._scale
                 time.sleep(max(0.0, min(due_s, next_tick - mono, _POLL_S)))
 
     def _carry_out(self, store: RunStore, plan: _Schedule, now: float) -> bool:
-        """Fault edges, restarts and arrivals due by `now`, in time order (ties in that
-        order, as on the virtual clock); True if more arrivals are due (a chunk was full)."""
-        while True:
-            edge_t, restart_t = plan.edge_t(), plan.restart_t()
-            if min(edge_t, restart_t) <= now and min(edge_t, restart_t) <= plan.arrival_t():
-                self._op += 1
-                if edge_t <= restart_t:
-                    self._apply_edge(store, plan, plan.edges[plan.done_edges], now)
-                    plan.done_edges += 1
-                else:
-                    store.restart(self._op, heapq.heappop(plan.restarts)[2])
+        """The actions due by `now`, in the agenda's order; arrivals go to Redis in chunks.
+        True if more arrivals are due (a chunk was full)."""
+        agenda = plan.agenda
+        chunk: list[Task] = []
+        while agenda.next_t() <= now:
+            _, kind, item = agenda.pop()
+            if kind == ARRIVAL:
+                plan.schedule_next_arrival()
+                chunk.append(item)
+                if len(chunk) == _SUBMIT_CHUNK:
+                    self._submit(store, plan, chunk)
+                    return True
                 continue
-            chunk = plan.take_arrivals(min(now, edge_t, restart_t), _SUBMIT_CHUNK)
-            if not chunk:
-                return False
+            # Arrivals popped so far were due before this action: they go first.
+            self._submit(store, plan, chunk)
+            chunk = []
             self._op += 1
-            store.submit(
-                self._op, [(t.id, t.kind.name, t.priority, is_instant(t.kind)) for t in chunk]
-            )
-            if len(chunk) == _SUBMIT_CHUNK:
-                return True
+            if kind == FAULT_EDGE:
+                self._apply_edge(store, plan, item, now)
+            else:
+                assert kind == WORKER_RESTART
+                store.restart(self._op, item)
+        self._submit(store, plan, chunk)
+        return False
+
+    def _submit(self, store: RunStore, plan: _Schedule, chunk: list[Task]) -> None:
+        if not chunk:
+            return
+        self._op += 1
+        store.submit(
+            self._op, [(t.id, t.kind.name, t.priority, t.kind.is_instant()) for t in chunk]
+        )
+        plan.submitted += len(chunk)
 
     def _is_done(self, tick: Tick, submitted: int) -> bool:
         if tick.state != "running":
@@ -324,16 +331,13 @@ class RedisEngine(EngineBase):
         assert edge.crash is not None
         victims = self._crash(store, faults, edge.crash, now)
         if victims and edge.crash.restart_after_s is not None:
-            at = now + edge.crash.restart_after_s
-            heapq.heappush(plan.restarts, (at, self._op, victims))
+            plan.agenda.schedule(now + edge.crash.restart_after_s, WORKER_RESTART, victims)
 
     def _crash(self, store: RunStore, faults: _Faults, crash: CrashFault, now: float) -> list[str]:
-        """Crash the busy workers first (by name), then idle ones, as the memory engines do."""
+        """Crash the workers the core's rule picks (workers in name order), as in memory."""
         faults.sched.crash_fault(crash.index, crash.workers, crash.restart_after_s, now)
         holders = sorted(store.holders())
-        busy = [h for h in holders if h[1]]
-        idle = [h for h in holders if not h[1]]
-        victims = (busy + idle)[: crash.workers]
+        victims = crash_victims([(h, bool(h[1])) for h in holders], crash.workers)
         args: list[Any] = []
         for name, held in victims:
             args += [name, len(held)]
@@ -343,13 +347,12 @@ class RedisEngine(EngineBase):
                 decision = failure_decision(policy, key, number, ERROR_CRASH)
                 args += [task_id, number, 1 if decision.retry else 0]
                 args += [repr(decision.delay_s), decision.reason]
-        message = f"worker killed by fault {crash.index} (worker_crash)"
-        store.crash(self._op, faults.take()[0], message, args)
+        store.crash(self._op, faults.take()[0], crash_message(crash), args)
         return [name for name, _ in victims]
 
     def _closing_events(self, plan: _Schedule) -> list[str]:
         """fault_ended for outages still open at the end, as the memory engines log them."""
-        end_open_outages(plan.faults.sched, plan.edges, plan.done_edges, self.now())
+        end_open_outages(plan.faults.sched, self.now())
         return plan.faults.take()
 
     def _interrupt(self, store: RunStore, plan: _Schedule) -> str:

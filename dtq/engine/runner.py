@@ -19,7 +19,6 @@ from types import FrameType
 from typing import Any, Protocol
 
 from dtq import __version__
-from dtq.core.plan import compile_plan
 from dtq.core.workload import count_tasks, iter_tasks
 from dtq.engine.distributed import RedisEngine
 from dtq.engine.threaded import Execute, ThreadedEngine
@@ -35,6 +34,7 @@ from dtq.events import (
 )
 from dtq.log.sink import EventSink, Observer, open_log
 from dtq.scenario import LoadedScenario
+from dtq.scenario.compile import compile_plan
 
 
 class Engine(Protocol):
@@ -159,7 +159,7 @@ def make_engine(
     """The engine the scenario's clock asks for, over its workload."""
     model = scenario.model
     plan = compile_plan(model)
-    tasks = iter_tasks(model, plan)
+    tasks = iter_tasks(plan)
     if model.clock == "virtual":
         return VirtualEngine(plan, tasks, sink)
     # The virtual clock ignores the backend: a what-if run needs no broker.
@@ -202,7 +202,8 @@ def _run(
     error: str | None = None
     engine: Engine | None = None
     try:
-        sink.emit(run_started_event(scenario, expected_tasks=count_tasks(scenario.model)))
+        expected = count_tasks(compile_plan(scenario.model))
+        sink.emit(run_started_event(scenario, expected_tasks=expected))
         sink.flush()
         if stops.count:  # stopped before the engine existed: nothing ran, nothing is lost
             status = STATUS_INTERRUPTED

@@ -2,36 +2,34 @@
 
 One lock guards the scheduler and the event sink, so the log's order is the order in
 which state changed. Two conditions share that lock: `_work` wakes idle workers,
-`_tick` wakes the clock thread (the caller's thread), which submits arrivals, starts and
-ends faults, restarts crashed workers and releases due retries, each at its time.
+`_tick` wakes the clock thread (the caller's thread), which waits until the agenda's
+next action is due and then carries out every action due by now, in the agenda's
+order (dtq/core/agenda.py): the same order as on the virtual clock. Attempts end in
+their worker threads, when their run is over.
 """
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from collections.abc import Callable, Iterator
 
-from dtq.core.plan import CrashFault, Plan
+from dtq.core.driver import KILLED, LocalDriver
+from dtq.core.plan import Plan
 from dtq.core.scheduler import Scheduler, round_us
 from dtq.core.task import Attempt, Task
-from dtq.core.timeline import FaultEdge, apply_fault_edge, end_open_outages, fault_timeline
 from dtq.engine.common import SchedulerEngine, stall_message
 from dtq.errors import RunStalled
 from dtq.events import STATUS_COMPLETED, STATUS_FAILED, STATUS_INTERRUPTED
 from dtq.log.sink import EventSink
 
 Execute = Callable[[Attempt], None]
+Clock = Callable[[], float]
 
 # The clock thread never sleeps longer than this, so a stop request is seen promptly.
 _POLL_S = 0.05
-# Arrivals submitted per lock hold: a huge burst must not starve the workers.
-_ARRIVAL_CHUNK = 2000
-
-
-class WorkerDied(Exception):
-    """Raised inside a worker thread to model a worker that dies mid-task."""
+# Actions carried out per lock hold: a huge burst must not starve the workers.
+_STEP_CHUNK = 2000
 
 
 class ThreadedEngine(SchedulerEngine):
@@ -47,6 +45,7 @@ class ThreadedEngine(SchedulerEngine):
         execute: Execute | None = None,
         grace_s: float = 1.0,
         flush_interval_s: float = 0.1,
+        clock: Clock = time.perf_counter,
     ) -> None:
         # Events go straight onto the sink's queue (a C call, not a Python one per event);
         # whoever holds the lock and sees a full batch flushes it (`_flush_if_full`).
@@ -55,7 +54,8 @@ class ThreadedEngine(SchedulerEngine):
         self._tick = threading.Condition(self._lock)
         self.sink = sink
         self._plan = plan
-        self._tasks = tasks
+        self.driver = LocalDriver(self.sched, plan, tasks)
+        self._clock = clock
         self._scale = time_scale
         self._execute = execute
         self._grace_s = grace_s
@@ -64,18 +64,17 @@ class ThreadedEngine(SchedulerEngine):
         self._stopping = False
         self._generation = [0] * plan.workers
         self._wakeups = [threading.Event() for _ in range(plan.workers)]
-        self._restarts: list[tuple[float, int]] = []
         self._threads: list[threading.Thread] = []
 
     # -- public ----------------------------------------------------------------
 
     def now(self) -> float:
         """Seconds since the start, on the scenario clock."""
-        return round_us((time.perf_counter() - self._t0) * self._scale)
+        return round_us((self._clock() - self._t0) * self._scale)
 
     def run(self) -> str:
         """Run to the end (or a stop request); returns the run status."""
-        self._t0 = time.perf_counter()
+        self._t0 = self._clock()
         stop_flusher = threading.Event()
         flusher = threading.Thread(target=self._flush_loop, args=(stop_flusher,), daemon=True)
         with self._lock:
@@ -98,10 +97,7 @@ class ThreadedEngine(SchedulerEngine):
     # -- the clock thread --------------------------------------------------------
 
     def _clock_loop(self) -> str:
-        edges = fault_timeline(self._plan)
-        done_edges = 0
-        arrival = next(self._tasks, None)
-        sched = self.sched
+        sched, driver = self.sched, self.driver
         with self._lock:
             while True:
                 if self._failure is not None:
@@ -109,63 +105,45 @@ class ThreadedEngine(SchedulerEngine):
                 if self._stop_requests:
                     return STATUS_INTERRUPTED
                 now = self.now()
-                woken = 0
-                while done_edges < len(edges) and edges[done_edges].t <= now:
-                    for worker in apply_fault_edge(sched, edges[done_edges], now):
-                        self._kill(worker, edges[done_edges].crash)
-                    done_edges += 1
-                while self._restarts and self._restarts[0][0] <= now:
-                    _, worker = heapq.heappop(self._restarts)
-                    sched.restart_worker(worker, now)
-                    self._spawn(worker)
-                    woken += 1
-                submitted = 0
-                while arrival is not None and arrival[0] <= now and submitted < _ARRIVAL_CHUNK:
-                    sched.submit(arrival[1], now)
-                    submitted += 1
-                    arrival = next(self._tasks, None)
-                woken += submitted + sched.release_due(now)
+                steps = self._carry_out(now)
                 self._flush_if_full()
-                if woken:
-                    self._work.notify(woken)
-                if arrival is None and sched.is_drained():
-                    end_open_outages(sched, edges, done_edges, now)
+                if steps:
+                    # A step may release several retries at once: wake one worker per task.
+                    self._work.notify(max(steps, len(sched.ready)))
+                if driver.is_done():
+                    driver.finish(now)
                     return STATUS_COMPLETED
-                if sched.ready and all(sched.down) and not self._restarts:
+                if sched.ready and all(sched.down) and not driver.restarts:
                     self._failure = RunStalled(stall_message(sched))
                     return STATUS_FAILED
-                if submitted >= _ARRIVAL_CHUNK:
+                if steps >= _STEP_CHUNK:
                     self._tick.wait(0)
                     continue
-                self._tick.wait(self._sleep_s(now, arrival, edges, done_edges))
+                due_s = (driver.agenda.next_t() - now) / self._scale
+                self._tick.wait(max(0.0, min(_POLL_S, due_s)))
 
-    def _sleep_s(
-        self,
-        now: float,
-        arrival: tuple[float, Task] | None,
-        edges: list[FaultEdge],
-        done_edges: int,
-    ) -> float:
-        times = [self.sched.next_due()]
-        if arrival is not None:
-            times.append(arrival[0])
-        if done_edges < len(edges):
-            times.append(edges[done_edges].t)
-        if self._restarts:
-            times.append(self._restarts[0][0])
-        upcoming = [t for t in times if t is not None]
-        if not upcoming:
-            return _POLL_S
-        return max(0.0, min(_POLL_S, (min(upcoming) - now) / self._scale))
+    def _carry_out(self, now: float) -> int:
+        """Every action due by `now`, in the agenda's order (up to a chunk); how many."""
+        driver = self.driver
+        heap = driver.agenda.heap
+        steps = 0
+        while heap and heap[0][0] <= now and steps < _STEP_CHUNK:
+            back = driver.step(now)
+            steps += 1
+            if back >= 0:
+                self._spawn(back)
+            elif back == KILLED:
+                for worker in driver.killed:
+                    self._kill(worker)
+                driver.killed.clear()
+        return steps
 
-    def _kill(self, worker: int, crash: CrashFault | None) -> None:
-        """A crash fault killed `worker`: end its thread and plan its restart."""
+    def _kill(self, worker: int) -> None:
+        """A crash fault killed `worker`: end its thread (the driver plans its restart)."""
         self._generation[worker] += 1
         self._wakeups[worker].set()
         # An idle victim waits on `_work`: wake everyone so it sees it is gone.
         self._work.notify_all()
-        if crash is not None and crash.restart_after_s is not None:
-            heapq.heappush(self._restarts, (self.now() + crash.restart_after_s, worker))
 
     # -- workers -----------------------------------------------------------------
 
@@ -202,11 +180,9 @@ class ThreadedEngine(SchedulerEngine):
                 if attempt is not None:
                     sched.finish(attempt, now)
                     if attempt.error is not None:
-                        # It may have planned a retry due before the clock thread's next
-                        # wake-up: let it work out its sleep again, or the retry waits.
+                        # It may have put a retry on the agenda due before the clock
+                        # thread's next wake-up: let it work out its wait again.
                         self._tick.notify()
-                    if sched.delayed and sched.next_due() <= now:  # type: ignore[operator]
-                        work.notify(sched.release_due(now))
                     if not sched.ready and sched.is_drained():
                         self._tick.notify()
                     if len(pending) >= batch_size:
@@ -245,7 +221,7 @@ class ThreadedEngine(SchedulerEngine):
             now = self.now()
             self.sched.crash_worker(worker, now, f"worker raised {type(exc).__name__}: {exc}")
             self._generation[worker] += 1
-            heapq.heappush(self._restarts, (now, worker))
+            self.driver.restart_at(now, worker)
             self._tick.notify()
 
     # -- stopping ------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dtq.core.budget import Budgets, RetryBudget
-from dtq.core.plan import BudgetSpec, compile_plan
+from dtq.core.plan import BudgetSpec
+from dtq.scenario.compile import compile_plan
 from tests.helpers import scenario
 
 

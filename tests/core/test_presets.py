@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dtq.core.plan import RetryPolicy, retry_policy
+from dtq.core.plan import RetryPolicy
 from dtq.core.retry import compute_backoff_s, schedule_s
+from dtq.scenario.compile import retry_policy
 from dtq.scenario.models import Retry
 
 DAY_S = 86_400

@@ -7,13 +7,13 @@ import heapq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dtq.core.plan import TaskKind
-from dtq.core.queues import DelayedQueue, ReadyQueue
+from dtq.core.plan import ConstantDuration, TaskKind
+from dtq.core.queues import OrderingKey, ReadyQueue, ordering_key
 from dtq.core.task import Task
 
 
 def _task(name: str, priority: int) -> Task:
-    kind = TaskKind(0, "job", priority, "constant", 0.0, 0.0, None, ())
+    kind = TaskKind(0, "job", priority, ConstantDuration(0.0), None, ())
     return Task(name, kind, 0)
 
 
@@ -47,17 +47,6 @@ def test_aging_lets_an_old_low_priority_task_pass_new_high_priority_ones() -> No
     assert [t.id for t in iter(queue.pop, None)] == ["newer-p1", "old-p10", "new-p1"]
 
 
-def test_delayed_queue_releases_in_time_order_ties_by_insertion() -> None:
-    """pop_due returns due items by ready time, equal times in insertion order."""
-    delayed: DelayedQueue[str] = DelayedQueue()
-    for item, at in [("c", 3.0), ("a", 1.0), ("b", 1.0), ("d", 9.0)]:
-        delayed.push(item, at)
-    assert delayed.next_at() == 1.0
-    assert delayed.pop_due(3.0) == [(1.0, "a"), (1.0, "b"), (3.0, "c")]
-    assert len(delayed) == 1
-    assert delayed.pop_due(8.9) == []
-
-
 @given(
     st.lists(
         st.one_of(st.integers(min_value=1, max_value=10), st.none()),  # None = a pop
@@ -77,3 +66,16 @@ def test_priority_levels_pop_like_a_priority_then_arrival_heap(ops: list[int | N
             queue.push(_task(f"t{seq}", op), 0.0)
             heapq.heappush(reference, (op, seq, f"t{seq}"))
         assert len(queue) == len(reference)
+
+
+def test_each_policy_has_one_ordering_key() -> None:
+    """The weights the memory queue and the Redis scripts both use, per policy."""
+    assert ordering_key("priority") == OrderingKey(1.0, 0.0)
+    assert ordering_key("fifo") == OrderingKey(0.0, 0.0)
+    assert ordering_key("aging", 4.0) == OrderingKey(1.0, 0.25)
+    for bad in (("aging", 0.0), ("lifo", 1.0)):
+        try:
+            ordering_key(*bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} should be refused")

@@ -135,7 +135,7 @@ def _both_busy(engine: Any) -> bool:
 def _only_retries_wait(engine: Any) -> bool:
     sched = engine.sched
     idle = all(attempt is None for attempt in sched.current)
-    return len(sched.delayed) == 6 and not sched.ready and idle
+    return sched.waiting_retries == 6 and not sched.ready and idle
 
 
 def _signal_when(condition: Condition, times: int) -> tuple[list[runner.Engine], threading.Thread]:

@@ -15,12 +15,13 @@ import redis
 from dtq.backends.redis.conn import RedisConnection
 from dtq.backends.redis.store import Outcome, RunKeys, RunStore
 from dtq.backends.redis.wire import decode_entry
-from dtq.core.plan import Plan, compile_plan
+from dtq.core.plan import Plan
 from dtq.core.queues import ReadyQueue
 from dtq.core.task import Task
 from dtq.engine.distributed import run_settings
 from dtq.fold.state import RunState
 from dtq.scenario import LoadedScenario
+from dtq.scenario.compile import compile_plan
 from tests.helpers import scenario
 
 Event = dict[str, Any]

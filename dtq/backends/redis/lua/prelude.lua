@@ -7,11 +7,11 @@
 local K_META, K_TASKS, K_READY, K_DELAYED, K_LEASES, K_EVENTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_DLQ, K_WORKERS, K_COUNTS, K_DOWN, K_WAKE, K_NAMES = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 
-local M = redis.call('HMGET', K_META, 's0', 'u0', 'scale', 'state', 'policy', 'rate', 'vt_ms', 'outages', 'max_attempts')
+local M = redis.call('HMGET', K_META, 's0', 'u0', 'scale', 'state', 'pw', 'rate', 'vt_ms', 'outages', 'max_attempts')
 if not M[1] then
   return redis.error_reply('DTQ_GONE the state of this run is gone from Redis')
 end
-local STATE, POLICY, AGING_RATE = M[4], M[5], tonumber(M[6])
+local STATE, PRIORITY_WEIGHT, WAIT_WEIGHT = M[4], tonumber(M[5]), tonumber(M[6])
 local VT_MS, OUTAGES, MAX_ATTEMPTS = tonumber(M[7]), M[8], tonumber(M[9])
 
 local function round6(x)
@@ -82,16 +82,12 @@ local function drop(id)
   DIRTY[id] = true
 end
 
--- The ready queue's order: score = the policy's key, member = a zero-padded global
--- sequence then the id, so equal scores pop first-in first-out (members of equal
+-- The ready queue's order: score = the core's ordering key (dtq/core/queues.py decides
+-- the two weights per policy; this only computes the sum), member = a zero-padded
+-- global sequence then the id, so equal scores pop first-in first-out (members of equal
 -- score sort byte by byte, and fixed-width decimals sort as numbers).
 local function score(priority, ready_t)
-  if POLICY == 'priority' then
-    return priority
-  elseif POLICY == 'fifo' then
-    return 0
-  end
-  return priority + ready_t * AGING_RATE
+  return priority * PRIORITY_WEIGHT + ready_t * WAIT_WEIGHT
 end
 
 local SEQ = nil
