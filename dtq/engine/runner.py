@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,14 +218,18 @@ def _run(
     except Exception as exc:  # a full disk, or a bug in dtq: the log still ends properly
         status = STATUS_FAILED
         error = describe(exc)
-    totals, elapsed_s = _finish(sink, engine, status, error)
+    totals, elapsed_s, lost = _finish(sink, engine, status, error)
+    if lost is not None:
+        # run_finished never reached the disk: the run cannot be called anything but failed.
+        status, error = STATUS_FAILED, error or describe(lost)
     return RunOutcome(status, totals, log_path, elapsed_s, time.perf_counter() - wall_start, error)
 
 
 def _finish(
     sink: EventSink, engine: Engine | None, status: str, error: str | None
-) -> tuple[dict[str, int], float]:
-    """Write `run_finished` and close the log, whatever state the run is in."""
+) -> tuple[dict[str, int], float, OSError | None]:
+    """Write `run_finished` and close the log, whatever state the run is in; the error
+    that stopped the final write (a full disk), if one did."""
     with engine.lock if engine is not None else nullcontext():
         elapsed_s = engine.now() if engine is not None else 0.0
         totals = engine_totals(engine)
@@ -242,10 +246,11 @@ def _finish(
         if engine is not None:
             engine.stop_workers(elapsed_s)
         sink.emit(finished)
-        # A full disk: the error is already recorded in the outcome.
-        with suppress(OSError):
+        try:
             sink.close()
-    return totals, elapsed_s
+        except OSError as exc:
+            return totals, elapsed_s, exc
+    return totals, elapsed_s, None
 
 
 def engine_totals(engine: Engine | None) -> dict[str, int]:
