@@ -1,8 +1,9 @@
 """The fault timeline and the crash policy, shared by every engine.
 
 `fault_timeline` lists every fault edge in the order the agenda carries out edges that
-fall at the same instant: by time, then by the fault's place in the file, and for one
-outage whose window closes as it opens, its end before its start. `crash_victims` is
+fall at the same instant: by time, then by the fault's place in the file (an edge's
+`order` is twice that place, plus one for a start: one outage's own end and start never
+fall at one instant, since a window is never empty). `crash_victims` is
 the one rule for which workers a crash fault kills, used by the memory scheduler and
 by the Redis coordinator alike.
 """
@@ -31,7 +32,7 @@ class FaultEdge:
 
 
 def fault_timeline(plan: Plan) -> list[FaultEdge]:
-    """Every fault edge of the plan, in time order (ties: file order, then end before start)."""
+    """Every fault edge of the plan, in time order (ties: the faults' order in the file)."""
     edges: list[FaultEdge] = []
     for outage in plan.outages:
         edges.append(FaultEdge(outage.start_s, 2 * outage.index + 1, outage=outage))
