@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 import time
 from typing import Any
 
@@ -18,10 +19,18 @@ from dtq.backends.redis.conn import (
     describe_url,
     namespace_from_env,
 )
-from dtq.backends.redis.store import RunKeys, RunStore, find_current, scenario_of
+from dtq.backends.redis.store import (
+    ABANDONED,
+    ABANDONED_TTL_S,
+    RunKeys,
+    RunStore,
+    find_current,
+    scenario_of,
+)
 from dtq.backends.redis.worker import WorkerPool
 from dtq.engine.runner import stop_signals
 from dtq.errors import BackendError, UsageError
+from dtq.events import STATUS_FAILED
 from dtq.scenario.compile import compile_plan
 from dtq.scenario.durations import SECONDS_CONTEXT
 from dtq.scenario.models import Scenario
@@ -61,7 +70,8 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Serve the current run until it ends: 0, or 2 (no run, Redis unreachable)."""
+    """Serve the current run until it ends: 0, or 2 (no run, Redis unreachable, the run
+    failed or its coordinator fell silent)."""
     if not is_redis_url(args.broker):
         raise UsageError(
             f"--broker: must be a redis URL like redis://127.0.0.1:6379/0 (got {args.broker!r})"
@@ -117,7 +127,8 @@ def _serve(conn: RedisConnection, namespace: str, args: argparse.Namespace) -> i
 
 
 def _ended(store: RunStore, pool: WorkerPool, run_id: str) -> int:
-    """Say how the run ended for this process; raise what stopped it early."""
+    """Say how the run ended for this process: 0 if it ended as its coordinator meant
+    (completed or interrupted), 2 if it failed or was abandoned; raise what stopped it."""
     pool.stop()
     state = pool.final_state
     if isinstance(pool.failure, RunGone):
@@ -126,6 +137,24 @@ def _ended(store: RunStore, pool: WorkerPool, run_id: str) -> int:
             raise pool.failure
     elif pool.failure is not None:
         raise pool.failure
+    if state == ABANDONED:
+        print(
+            f"dtq worker: run {run_id} is abandoned: its coordinator (dtq run) has been "
+            f"silent for {pool.coordinator_silent_s:.1f}s, so it was killed or cut off; "
+            f"leaving after {pool.attempts} attempts; the run's keys expire in "
+            f"{ABANDONED_TTL_S}s",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
+    if state == STATUS_FAILED:
+        print(
+            f"dtq worker: run {run_id} failed (the log of `dtq run` says why); "
+            f"{pool.attempts} attempts run here",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     print(f"dtq worker: run {run_id} {state}; {pool.attempts} attempts run here", flush=True)
     return 0
 

@@ -28,7 +28,15 @@ import orjson
 
 from dtq import __version__
 from dtq.backends.redis.conn import RIDE_OUT_S, RedisConnection, namespace_from_env
-from dtq.backends.redis.store import RunKeys, RunStore, Tick
+from dtq.backends.redis.store import (
+    ABANDONED,
+    ABANDONED_TTL_S,
+    KEYS_TTL_S,
+    RunKeys,
+    RunStore,
+    Tick,
+    coordinator_deadline_s,
+)
 from dtq.backends.redis.wire import decode_entry, encode_whole
 from dtq.backends.redis.worker import WorkerPool
 from dtq.core.agenda import ARRIVAL, FAULT_EDGE, WORKER_RESTART, Agenda
@@ -90,6 +98,10 @@ def run_settings(scenario: LoadedScenario, plan: Plan) -> dict[str, str]:
         "vt_ms": str(max(1, round(model.visibility_timeout * 1000))),
         "outages": "",
         "max_attempts": str(plan.most_attempts()),
+        # The coordinator's heartbeat (the tick script) and what happens when it stops.
+        "coord_deadline_ms": str(round(coordinator_deadline_s(model.visibility_timeout) * 1000)),
+        "keys_ttl_ms": str(KEYS_TTL_S * 1000),
+        "abandon_ttl_ms": str(ABANDONED_TTL_S * 1000),
         "scenario": orjson.dumps(scenario.resolved()).decode(),
         "scenario_name": scenario.name,
         "dtq": __version__,
@@ -302,6 +314,11 @@ class RedisEngine(EngineBase):
         plan.submitted += len(chunk)
 
     def _is_done(self, tick: Tick, submitted: int) -> bool:
+        if tick.state == ABANDONED:
+            raise BackendError(
+                f"the workers of run {self.run_id} found this coordinator silent past its "
+                "deadline and gave the run up; was this process stopped or starved of CPU?"
+            )
         if tick.state != "running":
             raise BackendError(
                 f"the run {self.run_id} was ended in Redis by someone else (state {tick.state})"

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import orjson
 
-from dtq.backends.redis.conn import RedisConnection
+from dtq.backends.redis.conn import RIDE_OUT_S, RedisConnection
 
 SCRIPTS: Final = (
     "work",
@@ -48,6 +48,21 @@ _KEY_NAMES: Final = (
     "names",
 )
 END_TTL_S = 600
+# A running run's keys live this long past the coordinator's last renewal (it renews
+# them every quarter of it), so a run whose coordinator was killed leaves nothing for good.
+KEYS_TTL_S = 600
+# Once workers find the run abandoned, its keys live this long (for a look at what is left).
+ABANDONED_TTL_S = 60
+ABANDONED = "abandoned"
+
+
+def coordinator_deadline_s(visibility_timeout_s: float) -> float:
+    """How long workers wait for a silent coordinator before they call the run abandoned.
+
+    Longer than the ride-out window plus two visibility timeouts: a coordinator that is
+    only riding out a Redis outage, or was slowed down, is never given up on.
+    """
+    return RIDE_OUT_S + 2.0 * visibility_timeout_s
 
 
 def _lua(name: str) -> str:
@@ -114,6 +129,18 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Beat:
+    """What a worker process's heartbeat learns: the run's state, the outages in force,
+    its workers held down by a crash fault, and (abandoned) how long the coordinator
+    has been silent."""
+
+    state: str
+    outages: tuple[int, ...] = ()
+    down: frozenset[str] = frozenset()
+    silent_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Tick:
     """What the coordinator's periodic step sees."""
 
@@ -138,7 +165,9 @@ class RunStore:
     def __init__(self, conn: RedisConnection, keys: RunKeys) -> None:
         self.conn = conn
         self.keys = keys
-        self._keys = keys.script_keys()
+        # The run's keys, then the namespace's `current` pointer (the tick and heartbeat
+        # scripts give it a time to live, or delete it, when it names this run).
+        self._keys = [*keys.script_keys(), keys.current]
         client = conn.client
         self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPTS}
 
@@ -258,18 +287,18 @@ class RunStore:
         claimed = [(task_id, int(number)) for task_id, number in orjson.loads(reply[3])]
         return Claim(reply[0], _outages(reply[1]), reply[2] == 1, claimed)
 
-    def heartbeat(
-        self, names: Sequence[str], leases: Sequence[tuple[str, int, str]]
-    ) -> tuple[str, tuple[int, ...], set[str]]:
-        """Renew registrations and leases; returns the state, outages, workers held down."""
+    def heartbeat(self, names: Sequence[str], leases: Sequence[tuple[str, int, str]]) -> Beat:
+        """Renew registrations and leases, and check that the coordinator is alive."""
         args: list[Any] = [len(names), *names]
         for task_id, attempt, worker in leases:
             args += [task_id, attempt, worker]
         reply = self._run("heartbeat", args)
+        if reply[0] == ABANDONED:
+            return Beat(ABANDONED, silent_s=int(reply[1]) / 1000.0)
         if len(reply) == 1:
-            return reply[0], (), set()
-        down = {name for name in reply[2].split(",") if name}
-        return reply[0], _outages(reply[1]), down
+            return Beat(reply[0])
+        down = frozenset(name for name in reply[2].split(",") if name)
+        return Beat(reply[0], _outages(reply[1]), down)
 
     def leave(
         self, lost_reason: str, names: Sequence[str], leases: Sequence[tuple[str, int, str]]

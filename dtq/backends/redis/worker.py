@@ -66,6 +66,7 @@ class WorkerPool:
         self._done = threading.Event()
         self._live = 0
         self.final_state: str | None = None
+        self.coordinator_silent_s = 0.0  # when the run was found abandoned
         self.failure: BaseException | None = None
 
     @property
@@ -211,13 +212,14 @@ class WorkerPool:
             with self._lock:
                 names = [s.name for s in self._slots]
                 leases = [(task_id, n, s.name) for s in self._slots for task_id, n in s.held]
-            state, _outages, down = self._store.heartbeat(names, leases)
-            if state != RUNNING:
-                self.final_state = state
+            beat = self._store.heartbeat(names, leases)
+            if beat.state != RUNNING:
+                self.coordinator_silent_s = beat.silent_s
+                self.final_state = beat.state
                 self._stop_claiming.set()
                 for slot in self._slots:
                     slot.wakeup.set()
                 return
             for slot in self._slots:
-                if slot.name in down:
+                if slot.name in beat.down:
                     slot.wakeup.set()

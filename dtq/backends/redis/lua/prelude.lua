@@ -6,6 +6,9 @@
 -- script, so the stream's order is the order in which the state changed.
 local K_META, K_TASKS, K_READY, K_DELAYED, K_LEASES, K_EVENTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_DLQ, K_WORKERS, K_COUNTS, K_DOWN, K_WAKE, K_NAMES = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+-- The run's own keys are KEYS[1] to KEYS[RUN_KEYS]; then the namespace's `current` pointer.
+local RUN_KEYS = 12
+local K_CURRENT = KEYS[13]
 
 local M = redis.call('HMGET', K_META, 's0', 'u0', 'scale', 'state', 'pw', 'rate', 'vt_ms', 'outages', 'max_attempts')
 if not M[1] then
@@ -263,6 +266,17 @@ local function release_due()
     end
   end
   redis.call('ZREM', K_DELAYED, unpack(members))
+end
+
+-- Give every key of the run (and the `current` pointer, if it still names this run) a
+-- time to live: a run whose coordinator died leaves nothing behind for good.
+local function expire_run(ttl_ms)
+  for i = 1, RUN_KEYS do
+    redis.call('PEXPIRE', KEYS[i], ttl_ms)
+  end
+  if redis.call('GET', K_CURRENT) == redis.call('HGET', K_META, 'run') then
+    redis.call('PEXPIRE', K_CURRENT, ttl_ms)
+  end
 end
 
 -- Renew a worker's registration; one declared lost but alive after all comes back.
