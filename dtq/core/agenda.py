@@ -70,11 +70,6 @@ class Agenda:
         heap = self.heap
         return heap[0][0] if heap else INF
 
-    def next_kind(self) -> int | None:
-        """The kind of the earliest action, or None."""
-        heap = self.heap
-        return heap[0][1] if heap else None
-
     def pop(self) -> tuple[float, int, Any]:
         """Remove the earliest action: (time, kind, item)."""
         at, kind, _, item = heapq.heappop(self.heap)

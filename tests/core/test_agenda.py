@@ -51,4 +51,4 @@ def test_pop_order_is_time_then_kind_then_scheduling_order(
 def test_an_empty_agenda_has_no_next_time() -> None:
     """Nothing scheduled: the next action is due never."""
     agenda = Agenda()
-    assert agenda.next_t() == float("inf") and agenda.next_kind() is None
+    assert agenda.next_t() == float("inf") and len(agenda) == 0
