@@ -24,9 +24,10 @@ from dtq.compare.baseline import (
     simulate,
     write_baseline,
 )
-from dtq.compare.diff import MAX_LISTED, DlqChanges, compare_dlq, markdown_table, settings_changes
+from dtq.compare.diff import MAX_LISTED, DlqChanges, compare_dlq, settings_changes
 from dtq.errors import DtqError, Interrupted
 from dtq.fold.expect import Check, evaluate, format_checks
+from dtq.render.markdown import markdown_table
 from dtq.scenario import LoadedScenario, load_scenario
 
 SCENARIO_GLOBS = ("*.yaml", "*.yml")

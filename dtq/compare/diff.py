@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -29,6 +29,7 @@ from dtq.compare.baseline import (
 )
 from dtq.events import TOTAL_KEYS
 from dtq.fold.expect import format_seconds
+from dtq.render.markdown import markdown_table
 
 DIFF_SCHEMA_VERSION: Final = 1
 MAX_LISTED: Final = 50
@@ -523,15 +524,6 @@ def render_markdown(diff: Diff) -> str:
         if block.more:
             lines += [f"... and {block.more} more", ""]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """A GitHub table: header, `| --- |` separator, rows; `|` in a cell is escaped."""
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-    return [line(headers), line(["---"] * len(headers)), *(line(row) for row in rows)]
 
 
 # -- the JSON shape ----------------------------------------------------------------------

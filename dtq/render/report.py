@@ -19,6 +19,7 @@ from rich.text import Text
 from dtq.fold import metrics
 from dtq.fold.state import Counts, RunState, WaitStats
 from dtq.render.dashboard import format_rate, format_s
+from dtq.render.markdown import markdown_table
 
 REPORT_SCHEMA = 1
 REAL_CLOCK_NOTE = "real clock with time-window faults: the DLQ may differ between runs"
@@ -304,19 +305,10 @@ def render_text(report: Report) -> RenderableType:
 # -- markdown ----------------------------------------------------------------------------
 
 
-def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    lines = [line(headers), "|" + "|".join("---" for _ in headers) + "|"]
-    lines.extend(line(row) for row in rows)
-    return lines
-
-
 def render_markdown(report: Report) -> str:
     """The report as GitHub-flavoured markdown tables."""
     lines = [f"## {_title(report)}", ""]
     for title, headers, rows in _tables(report):
-        lines += [f"### {title}", "", *_md_table(headers, rows), ""]
+        lines += [f"### {title}", "", *markdown_table(headers, rows), ""]
     lines += [f"> note: {note}" for note in report["notes"]]
     return "\n".join(lines).rstrip() + "\n"

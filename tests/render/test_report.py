@@ -125,7 +125,7 @@ def test_a_log_without_run_finished_says_so() -> None:
 
 def test_markdown_has_github_tables_wait_per_priority_first() -> None:
     text = render_markdown(small_report())
-    assert "|---|" in text
+    assert "| --- |" in text
     assert text.index("Queue wait per priority") < text.index("Tasks per priority")
     assert "| P2 | 4 | 125ms | 0ms | 500ms | 500ms | 500ms |" in text
     assert "| reason | non_retryable | 1 |" in text
@@ -148,7 +148,7 @@ def test_the_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert report == orjson.loads(orjson.dumps(small_report()))
 
 
-@pytest.mark.parametrize(("fmt", "marker"), [("text", "─"), ("markdown", "|---|")])
+@pytest.mark.parametrize(("fmt", "marker"), [("text", "─"), ("markdown", "| --- |")])
 def test_the_command_prints_text_and_markdown(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str, marker: str
 ) -> None:
