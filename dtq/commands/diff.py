@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import orjson
 import yaml
 from rich.console import Console
 
+from dtq.commands.output import add_output_option, output_stream, page_path, write_page
 from dtq.compare.baseline import (
     KIND_LOG,
     KIND_SCENARIO,
@@ -24,8 +25,11 @@ from dtq.compare.baseline import (
 )
 from dtq.compare.diff import FAIL_ON, build_diff, is_failure, render_markdown, render_text
 from dtq.errors import UsageError
+from dtq.fold.state import RunState
 from dtq.log.reader import fold
 from dtq.scenario import load_scenario
+
+NewState = Callable[[], RunState]
 
 _SCENARIO_SUFFIXES = (".yaml", ".yml")
 _SNIFF_LIMIT_BYTES = 5 * 1024 * 1024
@@ -48,10 +52,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("b", type=Path, metavar="B", help="log, baseline or scenario")
     parser.add_argument(
         "--format",
-        choices=("text", "json", "markdown"),
+        choices=("text", "json", "markdown", "html"),
         default="text",
-        help="text tables (default), JSON (docs/diff-json.md) or GitHub markdown",
+        help="text tables (default), JSON (docs/diff-json.md), GitHub markdown, or a "
+        "self-contained HTML page with both runs overlaid (docs/pictures.md; needs -o)",
     )
+    add_output_option(parser)
     parser.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -77,6 +83,8 @@ def handle(args: argparse.Namespace) -> int:
     tolerance: float = args.tolerance
     if not math.isfinite(tolerance) or tolerance < 0:
         raise UsageError(f"--tolerance: must be a percentage of 0 or more (got {tolerance:g})")
+    if args.format == "html":
+        return _html(args, tolerance)
     side_a, side_b = load_sides(args.a, args.b, seed=args.seed)
     if args.fail_on == "metrics":
         for side in (side_a, side_b):
@@ -86,32 +94,56 @@ def handle(args: argparse.Namespace) -> int:
                     "times; diff an event log or the scenario file instead"
                 )
     diff = build_diff(side_a, side_b, tolerance_pct=tolerance)
-    if args.format == "json":
-        sys.stdout.write(orjson.dumps(diff, option=orjson.OPT_INDENT_2).decode() + "\n")
-    elif args.format == "markdown":
-        sys.stdout.write(render_markdown(diff))
+    with output_stream(args.output) as out:
+        if args.format == "json":
+            out.write(orjson.dumps(diff, option=orjson.OPT_INDENT_2).decode() + "\n")
+        elif args.format == "markdown":
+            out.write(render_markdown(diff))
+        else:
+            Console(file=out, highlight=False).print(render_text(diff))
+    return 1 if is_failure(diff, args.fail_on) else 0
+
+
+def _html(args: argparse.Namespace, tolerance: float) -> int:
+    """Both runs overlaid on one page; the sides folded once, with their time series."""
+    path = page_path(args.output, example="diff.html")
+    from dtq.render.html.diff import render_diff_html
+    from dtq.render.html.series import SeriesState
+
+    a, state_a = load_side_state(args.a, seed=args.seed, new_state=SeriesState)
+    if a.kind == KIND_SCENARIO and args.a.resolve() == args.b.resolve():
+        b, state_b = a, state_a
     else:
-        Console(highlight=False).print(render_text(diff))
+        b, state_b = load_side_state(args.b, seed=args.seed, new_state=SeriesState)
+    diff = build_diff(a, b, tolerance_pct=tolerance)
+    write_page(path, render_diff_html(diff, state_a, state_b))
     return 1 if is_failure(diff, args.fail_on) else 0
 
 
 def load_side(path: Path, *, seed: int | None = None) -> Outcome:
     """The outcome a log, a baseline or a scenario (run on the virtual clock) describes."""
+    return load_side_state(path, seed=seed)[0]
+
+
+def load_side_state(
+    path: Path, *, seed: int | None = None, new_state: NewState = RunState
+) -> tuple[Outcome, RunState | None]:
+    """The outcome of a side and the state folded for it (none for a baseline)."""
     if not path.exists():
         raise UsageError(f"{path}: no such file; {_KINDS}")
     if path.is_dir():
         raise UsageError(f"{path}: is a directory; {_KINDS}")
     if path.suffix.lower() in _SCENARIO_SUFFIXES:
-        return _scenario_side(path, seed)
+        return _scenario_side(path, seed, new_state())
     head = _first_line(path)
     if path.suffix.lower() == ".jsonl" or _is_event(head):
-        return _log_side(path)
+        return _log_side(path, new_state())
     if _is_small(path):
         data = _json_or_none(path)
         if is_baseline(data):
-            return baseline_outcome(data, source=str(path))
+            return baseline_outcome(data, source=str(path)), None
         if _is_scenario_text(path):
-            return _scenario_side(path, seed)
+            return _scenario_side(path, seed, new_state())
     raise UsageError(f"{path}: not an event log, a baseline or a scenario; {_KINDS}")
 
 
@@ -130,13 +162,13 @@ def load_sides(a: Path, b: Path, *, seed: int | None = None) -> tuple[Outcome, O
     return side_a, load_side(b, seed=seed)
 
 
-def _scenario_side(path: Path, seed: int | None) -> Outcome:
-    state = simulate(load_scenario(path), seed=seed)
-    return outcome_from_state(state, source=str(path), kind=KIND_SCENARIO)
+def _scenario_side(path: Path, seed: int | None, state: RunState) -> tuple[Outcome, RunState]:
+    simulate(load_scenario(path), seed=seed, state=state)
+    return outcome_from_state(state, source=str(path), kind=KIND_SCENARIO), state
 
 
-def _log_side(path: Path) -> Outcome:
-    state, reader = fold(path)
+def _log_side(path: Path, state: RunState) -> tuple[Outcome, RunState]:
+    _, reader = fold(path, state=state)
     notes = list(reader.warnings)
     if state.meta is None:
         notes.append(f"{path}: no run_started event: the scenario and its settings are unknown")
@@ -149,7 +181,8 @@ def _log_side(path: Path) -> Outcome:
             f"{path}: real clock with an outage window: which attempts fell inside it depends "
             "on timing, so this DLQ can differ from run to run (the virtual clock is exact)"
         )
-    return outcome_from_state(state, source=str(path), kind=KIND_LOG, notes=tuple(notes))
+    outcome = outcome_from_state(state, source=str(path), kind=KIND_LOG, notes=tuple(notes))
+    return outcome, state
 
 
 def _has_outage(scenario: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from dtq.commands.output import add_output_option, output_stream, page_path, write_page
 from dtq.log.reader import fold
 from dtq.render.report import build_report, render_markdown, render_text
 
@@ -27,23 +28,41 @@ def register(subparsers: Any) -> None:
     parser.add_argument("log", type=Path, metavar="LOG", help="event log (.jsonl)")
     parser.add_argument(
         "--format",
-        choices=("text", "json", "markdown"),
+        choices=("text", "json", "markdown", "html"),
         default="text",
-        help="text tables (default), JSON (docs/report-json.md) or GitHub markdown",
+        help="text tables (default), JSON (docs/report-json.md), GitHub markdown, or a "
+        "self-contained HTML page of charts (docs/pictures.md; needs -o)",
     )
+    add_output_option(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     """Fold the log and print its report; 2 (via LogFormatError) for an unreadable log."""
+    if args.format == "html":
+        return _html(args)
     state, reader = fold(args.log)
     for warning in reader.warnings:
         print(f"dtq: warning: {warning}", file=sys.stderr)
     report = build_report(state, warnings=reader.warnings)
-    if args.format == "json":
-        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
-    elif args.format == "markdown":
-        sys.stdout.write(render_markdown(report))
-    else:
-        Console().print(render_text(report))
+    with output_stream(args.output) as out:
+        if args.format == "json":
+            out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        elif args.format == "markdown":
+            out.write(render_markdown(report))
+        else:
+            Console(file=out).print(render_text(report))
+    return 0
+
+
+def _html(args: argparse.Namespace) -> int:
+    """The report as a self-contained page of charts, folded in one pass with its series."""
+    path = page_path(args.output, example="report.html")
+    from dtq.render.html.run import render_run_html
+    from dtq.render.html.series import fold_series
+
+    state, reader = fold_series(args.log)
+    for warning in reader.warnings:
+        print(f"dtq: warning: {warning}", file=sys.stderr)
+    write_page(path, render_run_html(state, warnings=reader.warnings))
     return 0

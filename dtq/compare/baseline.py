@@ -152,10 +152,13 @@ def priority_metrics(state: RunState, priority: int) -> PriorityMetrics:
     )
 
 
-def simulate(scenario: LoadedScenario, *, seed: int | None = None) -> RunState:
-    """Run a scenario on the virtual clock into a temporary log; the state folded as it ran."""
+def simulate(
+    scenario: LoadedScenario, *, seed: int | None = None, state: RunState | None = None
+) -> RunState:
+    """Run a scenario on the virtual clock into a temporary log; the state folded as it ran
+    (into `state` when given: a subclass may record more as it folds)."""
     virtual = scenario.with_overrides(clock="virtual", backend="memory", seed=seed)
-    state = RunState()
+    state = state if state is not None else RunState()
 
     def observe(batch: list[dict[str, Any]]) -> None:
         state.apply_all(batch)

@@ -149,14 +149,16 @@ def iter_events(path: str | Path) -> Iterator[tuple[int, Event]]:
     return LogReader(path).iter_events()
 
 
-def fold(path: str | Path, *, until_t: float | None = None) -> tuple[RunState, LogReader]:
-    """Fold a whole log (or its events up to `until_t`) into a new `RunState`."""
+def fold(
+    path: str | Path, *, until_t: float | None = None, state: RunState | None = None
+) -> tuple[RunState, LogReader]:
+    """Fold a whole log (or its events up to `until_t`) into `state` (a new one by default)."""
     reader = LogReader(path)
     events: Iterator[Event] = (event for _, event in reader.iter_events())
     if until_t is not None:
         events = itertools.takewhile(lambda event: event["t"] <= until_t, events)
     try:
-        state = RunState().apply_all(events)
+        state = (state if state is not None else RunState()).apply_all(events)
     except MalformedEvent as exc:
         raise reader.located(exc) from None
     state.log_ended = until_t is None  # read to its end: without run_finished, unfinished
