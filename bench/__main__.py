@@ -25,6 +25,7 @@ ROWS = {
     5: "memory",
     6: "event_path",
     7: "redis_backend",
+    8: "pictures",
 }
 # Rows whose peers are benchmark-only extras (`pip install -e '.[bench]'`).
 PEER_MODULES = {1: ("simpy", "ciw"), 7: ("rq", "celery")}
@@ -49,7 +50,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only",
         action="append",
         metavar="ROW",
-        help="run only this row (number 1-6 or module name); repeatable",
+        help="run only this row (number 1-8 or module name); repeatable",
     )
     parser.add_argument("--repeat", type=int, help="repetitions per variant (quick 1, full 5)")
     parser.add_argument(

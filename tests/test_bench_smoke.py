@@ -23,6 +23,7 @@ ROW_TITLES = (
     "Memory",
     "Event path",
     "no-op tasks/s through Redis",
+    "HTML report of a",
 )
 
 missing = [name for name in PEERS if importlib.util.find_spec(name) is None]
@@ -33,7 +34,7 @@ missing = [name for name in PEERS if importlib.util.find_spec(name) is None]
     reason=f"benchmark-only peers not installed ({', '.join(missing)}): pip install -e '.[bench]'",
 )
 def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
-    """`python -m bench --size quick` exits 0, prints rows 1-7 and writes them to --out."""
+    """`python -m bench --size quick` exits 0, prints rows 1-8 and writes them to --out."""
     out = tmp_path / "results.md"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--size", "quick", "--out", str(out)],
@@ -45,7 +46,7 @@ def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     numbers = [line.split("|")[1].strip() for line in table[1:]]
-    assert numbers == ["1", "2", "3", "4", "5", "6", "7"]
+    assert numbers == ["1", "2", "3", "4", "5", "6", "7", "8"]
     written = out.read_text(encoding="utf-8")
     for title in ROW_TITLES:
         assert title in proc.stdout
