@@ -1,9 +1,9 @@
 """Counts over time in a bounded number of buckets, for sparklines and charts.
 
 A run's clock can reach years (or a damaged log any `t`), so a series never holds one
-slot per second: it starts with 1-second buckets and, whenever time moves past the last
-of `max_buckets`, doubles the bucket width by merging neighbours. Memory is then bounded
-by `max_buckets` for any `t`, and a chart never needs more points than that.
+slot per second: it starts with 1-second buckets (or `width_s`) and, whenever time moves
+past the last of `max_buckets`, doubles the bucket width by merging neighbours. Memory is
+then bounded by `max_buckets` for any `t`, and a chart never needs more points than that.
 
 The series costs the reducer one comparison per event: it does not count events itself
 but reads the reducer's running totals (`read`) each time event time crosses the end of
@@ -40,9 +40,12 @@ class TimeSeries:
         read: Callable[[], Sequence[int]],
         *,
         max_buckets: int = MAX_BUCKETS,
+        width_s: float = 1.0,
     ) -> None:
         if max_buckets < 2 or max_buckets % 2:
             raise ValueError(f"max_buckets must be even and at least 2 (got {max_buckets})")
+        if not width_s > 0:
+            raise ValueError(f"width_s must be a positive number of seconds (got {width_s})")
         self._columns = tuple(columns)
         self._read = read  # the running totals now, one per column
         self._max_buckets = max_buckets
@@ -51,8 +54,8 @@ class TimeSeries:
         self._closed = [array("q", [0]) for _ in self._columns]
         self._start: Sequence[int] = [0] * len(self._columns)
         self._open = 0  # index of the bucket holding the latest time
-        self._width_s = 1.0
-        self._edge_t = 1.0  # where the open bucket ends
+        self._width_s = width_s  # the first width; it doubles as time grows
+        self._edge_t = width_s  # where the open bucket ends
 
     @property
     def width_s(self) -> float:

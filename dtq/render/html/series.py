@@ -1,31 +1,34 @@
-"""Time series of one run for the pictures, sampled from the reducer while it folds.
+"""Time series of one run for the pictures, kept by the reducer while it folds.
 
-`SeriesState` is a `RunState` that, as the log is folded (one pass), reads the reducer's
-own counters at every bucket edge of event time: tasks waiting per priority, attempts
-started, tasks succeeded and dead-lettered, workers busy and up, dependency gauges. The
-numbers are the reducer's; this module only records them over time. Buckets start at
-1 ms and double whenever there would be more than `max_points` of them, so memory and
-chart size stay bounded for any run length (and any `t`, even a damaged one).
+`SeriesState` is a `RunState` whose bounded time series (`over_time`, a `TimeSeries`)
+follows more than the reducer's totals: tasks waiting per priority, workers busy and up,
+and each dependency's calls in flight and in line. The reducer reads these numbers at
+every bucket edge of event time during its one pass over the log; this module only
+chooses them. Buckets start at 1 ms and double whenever there would be more than
+`max_buckets` of them, so memory and chart size stay bounded for any run length (and
+any `t`, even a damaged one).
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from dtq import events as ev
-from dtq.fold.state import BUSY, IDLE, FaultInfo, RunState
+from dtq.fold.series import TimeSeries
+from dtq.fold.state import BUSY, IDLE, SERIES_COLUMNS, Counts, FaultInfo, RunState
 from dtq.log.reader import LogReader, fold
 
 Event = dict[str, Any]
 
-MAX_POINTS = 1000
+MAX_BUCKETS = 1000
 """Buckets kept per series; a chart of two series then holds about 2,000 points."""
 FIRST_WIDTH_S = 0.001
+PRIORITIES = range(1, 11)  # P1 (highest) to P10, as the scenario file has them
 CDF_POINTS = 200
 
 # Sampled columns (cumulative counters unless said otherwise).
@@ -68,23 +71,60 @@ class FaultWindow:
 
 @dataclass(slots=True)
 class SeriesState(RunState):
-    """A `RunState` that also samples its counters at every bucket edge of event time."""
+    """A `RunState` whose `over_time` also follows what the pictures draw, from 1 ms buckets.
 
-    max_points: int = MAX_POINTS
-    width_s: float = FIRST_WIDTH_S
+    After `finish()`, `sample_t` holds each bucket's end (the last one: the run's end) and
+    `samples` each column's value there: running totals for the counters, the level for
+    the backlogs, workers and dependency gauges.
+    """
+
+    max_buckets: int = MAX_BUCKETS
     sample_t: list[float] = field(default_factory=list)
     samples: dict[str, list[float]] = field(default_factory=dict)
     windows: list[FaultWindow] = field(default_factory=list)
     dependency_names: list[str] = field(default_factory=list)
-    _next_edge_s: float = FIRST_WIDTH_S
     _finished: bool = False
 
     def __post_init__(self) -> None:
         RunState.__post_init__(self)
+        # The reducer advances `over_time` at each bucket edge (one comparison per event):
+        # widening what it follows costs nothing per event.
+        self.over_time = self._series()
+        self._handlers[ev.RUN_STARTED] = self._on_run_started_series
         # A fault's window closes when the reducer lets go of it: exact, and free for the
         # events (most of them) that cannot end a fault.
         for name in (ev.FAULT_ENDED, ev.WORKER_RESTARTED, ev.RUN_FINISHED):
             self._handlers[name] = self._closing_windows(self._handlers[name])
+
+    def _series(self) -> TimeSeries:
+        columns = [*SERIES_COLUMNS, *(backlog_key(p) for p in PRIORITIES)]
+        columns += [BUSY_WORKERS, UP_WORKERS]
+        columns += [key for name in self.dependency_names for key in dependency_keys(name)]
+        return TimeSeries(
+            columns, self._readings, max_buckets=self.max_buckets, width_s=FIRST_WIDTH_S
+        )
+
+    def _readings(self) -> list[int]:
+        """The reducer's numbers now, one per column of `over_time`."""
+        readings = self._running_totals()
+        counts = self.by_priority
+        readings += [_waiting(counts.get(p)) for p in PRIORITIES]
+        states = [worker.state for worker in self.workers.values()]
+        busy = states.count(BUSY)
+        readings += [busy, busy + states.count(IDLE)]
+        gauges = _dependencies(self)
+        for name in self.dependency_names:
+            gauge = gauges.get(name)
+            readings += [gauge.in_flight, gauge.line] if gauge is not None else [0, 0]
+        return readings
+
+    def _on_run_started_series(self, event: Event) -> None:
+        """Follow the scenario's dependencies too (run_started comes first, at t = 0)."""
+        self._on_run_started(event)
+        declared = self.meta.scenario.get("dependencies") if self.meta else None
+        if isinstance(declared, dict) and declared and len(self.over_time) == 1:
+            self.dependency_names = sorted(str(name) for name in declared)
+            self.over_time = self._series()
 
     def _closing_windows(self, handler: Callable[[Event], None]) -> Callable[[Event], None]:
         def fold_and_close(event: Event) -> None:
@@ -101,79 +141,27 @@ class SeriesState(RunState):
             self.windows.append(_window(fault, end_s))
         self.active_faults.clear()
 
-    def apply(self, event: Event) -> RunState:
-        """Sample the edges this event passes, then fold it."""
-        if event["t"] >= self._next_edge_s:
-            self._sample_until(event["t"])
-        return RunState.apply(self, event)
-
-    def apply_all(self, events: Iterable[Event]) -> RunState:
-        """Fold every event, sampling each bucket edge before the first event past it."""
-        return RunState.apply_all(self, self._sampled(events))
-
-    def _sampled(self, events: Iterable[Event]) -> Iterator[Event]:
-        # The reducer folds each event before asking for the next, so the state seen here
-        # is the state just before `event`: exactly the state at the edge it passes.
-        for event in events:
-            if event["t"] >= self._next_edge_s:
-                self._sample_until(event["t"])
-            yield event
-
-    def _sample_until(self, t_s: float) -> None:
-        """Record every edge up to `t_s`, coarsening first so no more than max_points stay."""
-        while math.floor(t_s / self.width_s) > self.max_points:
-            self._coarsen()
-        row = self._row()
-        edges = math.floor(t_s / self.width_s) - len(self.sample_t)
-        for _ in range(edges):
-            self._append(len(self.sample_t) * self.width_s + self.width_s, row)
-        self._next_edge_s = (len(self.sample_t) + 1) * self.width_s
-
-    def _coarsen(self) -> None:
-        """Keep every second edge (those at multiples of twice the width) and double it."""
-        self.sample_t = self.sample_t[1::2]
-        for key, values in self.samples.items():
-            self.samples[key] = values[1::2]
-        self.width_s *= 2
-
-    def _row(self) -> dict[str, float]:
-        """The reducer's numbers now, one per column."""
-        row: dict[str, float] = {STARTED: 0, SUCCEEDED: 0, DEAD: 0}
-        for priority, counts in self.by_priority.items():
-            row[STARTED] += counts.started
-            row[SUCCEEDED] += counts.succeeded
-            row[DEAD] += counts.dead_lettered
-            row[backlog_key(priority)] = counts.queued + counts.retrying
-        states = [worker.state for worker in self.workers.values()]
-        row[BUSY_WORKERS] = states.count(BUSY)
-        row[UP_WORKERS] = row[BUSY_WORKERS] + states.count(IDLE)
-        for name, gauge in _dependencies(self).items():
-            in_flight, line = dependency_keys(name)
-            row[in_flight] = gauge.in_flight
-            row[line] = gauge.line
-            if name not in self.dependency_names:
-                self.dependency_names.append(name)
-        return row
-
-    def _append(self, edge_s: float, row: dict[str, float]) -> None:
-        done = len(self.sample_t)
-        self.sample_t.append(edge_s)
-        for key, value in row.items():
-            column = self.samples.get(key)
-            if column is None:  # first seen now (a new priority): nothing of it before
-                column = self.samples[key] = [0.0] * done
-            column.append(value)
-
     def finish(self) -> None:
-        """Sample the last (partial) bucket and close the fault windows still open (once)."""
+        """Read the buckets out as samples and close the fault windows still open (once)."""
         if self._finished:
             return
         self._finished = True
+        series = self.over_time
         end_s = max(self.elapsed_s, self.t)
-        if not self.sample_t or end_s > self.sample_t[-1]:
-            self._append(end_s, self._row())
+        count = len(series)
+        width = series.width_s
+        self.sample_t = [min((index + 1) * width, end_s) for index in range(count)]
+        self.sample_t[-1] = end_s  # the open bucket holds everything up to the end
+        self.samples = {
+            column: [float(v) for v in series.cumulative(column)] for column in series.columns
+        }
         self._close_windows(end_s)  # a log cut short: its faults were in force to its end
         self.windows.sort(key=lambda window: window.start_s)
+
+
+def _waiting(counts: Counts | None) -> int:
+    """Tasks of one priority waiting to start: ready, or backing off before a retry."""
+    return 0 if counts is None else counts.queued + counts.retrying
 
 
 def _dependencies(state: RunState) -> Mapping[str, DependencyGauge]:
@@ -196,9 +184,11 @@ def _window(fault: FaultInfo, end_s: float) -> FaultWindow:
 # -- reading a log -----------------------------------------------------------------------
 
 
-def fold_series(path: str | Path, *, max_points: int = MAX_POINTS) -> tuple[SeriesState, LogReader]:
+def fold_series(
+    path: str | Path, *, max_buckets: int = MAX_BUCKETS
+) -> tuple[SeriesState, LogReader]:
     """Fold a whole log once into a `SeriesState` (finished) and return it with its reader."""
-    state = SeriesState(max_points=max_points)
+    state = SeriesState(max_buckets=max_buckets)
     _, reader = fold(path, state=state)
     state.finish()
     return state, reader
