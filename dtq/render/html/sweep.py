@@ -191,9 +191,23 @@ def line_chart(result: SweepLike, name: str, axis_index: int) -> Chart | None:
             x_title=axis.path,
             y_title=unit,
             x_type="linear" if _numeric(axis) else "category",
-            extra={"hovermode": "closest", "yaxis": {"title": {"text": unit}}},
+            extra={
+                "hovermode": "closest",
+                "yaxis": {"title": {"text": unit}},
+                "xaxis": _x_axis(axis),
+            },
         ),
     )
+
+
+def _x_axis(axis: AxisLike) -> dict[str, Any]:
+    """The swept values as the axis's ticks: each point sits on a labelled tick."""
+    found: dict[str, Any] = {"title": {"text": axis.path}, "zeroline": False}
+    if _numeric(axis):
+        found |= {"type": "linear", "tickvals": list(axis.values), "ticktext": list(axis.texts)}
+    else:
+        found |= {"type": "category"}
+    return found
 
 
 def _line_with_band(rows: list[tuple[Any, SummaryLike]], *, name: str, colour: str) -> list[Any]:
