@@ -353,6 +353,11 @@ class RunState:
             max=ordered[-1],
         )
 
+    def sorted_waits(self, priority: int) -> list[float]:
+        """A priority's waits in ascending order (shared with `wait_stats`: do not modify)."""
+        values = self.waits_by_priority.get(priority)
+        return self._sorted(priority, values) if values else []
+
     def _sorted(self, key: int | str, values: array[float]) -> list[float]:
         # Waits only grow, so sorting the cached run plus the new tail is a timsort merge.
         ordered = self._sorted_waits.setdefault(key, [])

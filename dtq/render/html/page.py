@@ -1,7 +1,7 @@
 """The HTML shell every picture page shares: styles, the inlined plotly.js, the drawing script.
 
 A page is one file that opens offline: no link leaves it. plotly.js (from the `plotly`
-package) is 4.8 MB, so it is inlined gzip-compressed and base64-encoded (about 2 MB) and
+package) is 4.8 MB, so it is inlined gzip-compressed and base64-encoded (2.3 MB) and
 unpacked by the browser's own `DecompressionStream` before the charts are drawn; the
 reasons are in docs/pictures.md. The script records what it drew on each chart's element
 (`data-drawn`, the number of marks) and any error on `<body>`, so a headless browser's
@@ -38,7 +38,8 @@ def packed_library() -> str:
             f"--format html needs plotly.js from the `plotly` package ({exc}); "
             "reinstall dtq (pip install -e .) to bring it"
         ) from None
-    packer = zlib.compressobj(6, zlib.DEFLATED, GZIP_WBITS)
+    # Level 1: three times faster than the default for 15% more bytes (2.3 MB in all).
+    packer = zlib.compressobj(1, zlib.DEFLATED, GZIP_WBITS)
     return base64.b64encode(packer.compress(source) + packer.flush()).decode("ascii")
 
 

@@ -247,10 +247,9 @@ def dead_letters_by_reason(state: RunState, times: list[float]) -> dict[str, lis
 
 def wait_cdf(state: RunState, priority: int, points: int = CDF_POINTS) -> list[tuple[float, float]]:
     """(wait in seconds, share of attempts that waited at most that long) for one priority."""
-    values = state.waits_by_priority.get(priority)
-    if not values:
+    ordered = state.sorted_waits(priority)
+    if not ordered:
         return []
-    ordered = sorted(values)
     count = len(ordered)
     ranks = sorted({max(1, math.ceil(count * k / points)) for k in range(1, points + 1)})
     return [(ordered[rank - 1], rank / count) for rank in ranks]
