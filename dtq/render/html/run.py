@@ -13,6 +13,7 @@ from typing import Any
 import pydantic
 import yaml
 
+from dtq.fold import metrics
 from dtq.fold.expect import Check, evaluate
 from dtq.render.dashboard import format_s
 from dtq.render.html import charts as ch
@@ -36,7 +37,7 @@ def render_run_html(state: SeriesState, *, warnings: Sequence[str] = ()) -> str:
         [
             _header(report),
             f"<p class=story>{esc(story(state, report))}</p>",
-            cards(_key_numbers(report)),
+            cards(_key_numbers(state, report)),
             _expectations(state),
             "<h2>Over time</h2>",
             chart_grid(charts),
@@ -109,7 +110,7 @@ def story(state: SeriesState, report: Report) -> str:
     submitted = totals["submitted"]
     parts = [
         f"{submitted:,} tasks were submitted; {totals['succeeded']:,} succeeded "
-        f"({_share(totals['succeeded'], submitted)}) and {totals['dead_lettered']:,} were "
+        f"({_completed(state)}) and {totals['dead_lettered']:,} were "
         f"dead-lettered{_reasons(report)}, after {totals['retried']:,} retries."
     ]
     if state.windows:
@@ -124,8 +125,8 @@ def story(state: SeriesState, report: Report) -> str:
     return " ".join(parts)
 
 
-def _share(part: int, whole: int) -> str:
-    return f"{part / whole:.1%}" if whole else "-"
+def _completed(state: SeriesState) -> str:
+    return f"{metrics.completed_ratio(state):.1%}" if state.submitted else "-"
 
 
 def _reasons(report: Report) -> str:
@@ -145,11 +146,11 @@ def _peak_backlog(state: SeriesState) -> tuple[int, float, float] | None:
     return best
 
 
-def _key_numbers(report: Report) -> list[tuple[str, str]]:
+def _key_numbers(state: SeriesState, report: Report) -> list[tuple[str, str]]:
     totals = report["totals"]
     return [
         ("submitted", f"{totals['submitted']:,}"),
-        ("succeeded", _share(totals["succeeded"], totals["submitted"])),
+        ("succeeded", _completed(state)),
         ("dead-lettered", f"{totals['dead_lettered']:,}"),
         ("retries", f"{totals['retried']:,}"),
         ("pending", f"{totals['pending']:,}"),

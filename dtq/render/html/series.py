@@ -16,14 +16,14 @@ from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from dtq import events as ev
+from dtq.events import Event
+from dtq.fold.metrics import rate_per_s
 from dtq.fold.series import TimeSeries
 from dtq.fold.state import BUSY, IDLE, SERIES_COLUMNS, Counts, FaultInfo, RunState
 from dtq.log.reader import LogReader, fold
-
-Event = dict[str, Any]
 
 MAX_BUCKETS = 1000
 """Buckets kept per series; a chart of two series then holds about 2,000 points."""
@@ -229,8 +229,7 @@ def per_second(times: list[float], counter: list[float]) -> list[float]:
     rates = []
     before_t, before = 0.0, 0.0
     for at_s, value in zip(times, counter, strict=True):
-        width = at_s - before_t
-        rates.append((value - before) / width if width > 0 else 0.0)
+        rates.append(rate_per_s(int(value - before), at_s - before_t))
         before_t, before = at_s, value
     return rates
 
