@@ -14,7 +14,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Discriminator,
     SerializerFunctionWrapHandler,
+    Tag,
     ValidationInfo,
     field_validator,
     model_serializer,
@@ -108,8 +110,35 @@ Distribution = Annotated[
 ]
 
 
+class WorkStep(Model):
+    """Local work inside an attempt: a fixed time (`work: 2ms`) or a distribution."""
+
+    work: Distribution | Duration
+
+
+class CallStep(Model):
+    """A call to a dependency: wait for a slot, then hold it for the call's latency."""
+
+    call: Annotated[str, Field(pattern=KIND_PATTERN)]
+    latency: Distribution | Duration | None = None
+
+
+def _step_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "call" if "call" in value else "work"
+    return "call" if isinstance(value, CallStep) else "work"
+
+
+Step = Annotated[
+    Annotated[WorkStep, Tag("work")] | Annotated[CallStep, Tag("call")],
+    Discriminator(_step_kind),
+]
+
+
 class TaskType(Model):
     """One kind of job: its priority, how long it runs and how it fails."""
+
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"retry", "steps", "expires"})
 
     priority: Priority = 5
     duration: Distribution = Field(default_factory=lambda: Constant(dist="constant", value=0.0))
@@ -118,8 +147,23 @@ class TaskType(Model):
         default_factory=dict
     )
     retry: RetryOverride | None = None
+    steps: list[Step] | None = Field(default=None, min_length=1)
+    expires: Duration | None = None
 
-    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"retry"})
+    @model_validator(mode="after")
+    def _steps_or_duration(self) -> TaskType:
+        if self.steps is not None and "duration" in self.model_fields_set:
+            raise ValueError(
+                "give either duration or steps, not both (steps describe the whole attempt)"
+            )
+        return self
+
+    @field_validator("expires")
+    @classmethod
+    def _positive_expiry(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("expires must be longer than 0s (leave it out for no expiry)")
+        return value
 
     @field_validator("timeout")
     @classmethod
@@ -137,6 +181,24 @@ class TaskType(Model):
                 f"failure probabilities add up to {total:g}; they must add up to 1 or less"
             )
         return value
+
+
+class RateLimit(Model):
+    """A token bucket: `rate` tokens a second, at most `burst` saved up."""
+
+    rate: Rate
+    burst: int = Field(default=1, ge=1, le=10_000_000)
+
+
+class Dependency(Model):
+    """A downstream that task steps call, with limited capacity."""
+
+    concurrency: int | None = Field(default=None, ge=1, le=1_000_000)
+    latency: Distribution | Duration = 0.0
+    queue_limit: int | None = Field(default=None, ge=0, le=100_000_000)
+    rate_limit: RateLimit | None = None
+    abandoned: Literal["continue", "cancel"] = "continue"
+    mode: Literal["serve", "optimistic"] = "serve"
 
 
 class Scheduler(Model):
@@ -369,12 +431,35 @@ Arrival = Annotated[
 
 
 class Outage(_Window):
-    """A window during which attempts fail with `error` at probability `rate`."""
+    """A window during which attempts (or calls to `dependency`) fail with `error` at `rate`."""
+
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"dependency"})
 
     kind: Literal["outage"]
-    error: Annotated[str, Field(pattern=KIND_PATTERN)]
-    rate: Probability
+    error: Annotated[str, Field(pattern=KIND_PATTERN)] = "unavailable"
+    rate: Probability = 1.0
     tasks: list[str] | None = None
+    dependency: Annotated[str, Field(pattern=KIND_PATTERN)] | None = None
+
+    @model_validator(mode="after")
+    def _error_named(self) -> Outage:
+        if self.dependency is None and "error" not in self.model_fields_set:
+            raise ValueError(
+                "an outage of task types needs error (the error kind its attempts fail with), "
+                "for example error: network"
+            )
+        if self.dependency is not None and self.tasks is not None:
+            raise ValueError("an outage of a dependency covers every call to it; remove tasks")
+        return self
+
+
+class Slowdown(_Window):
+    """A window during which a dependency has fewer slots and answers more slowly."""
+
+    kind: Literal["slowdown"]
+    dependency: Annotated[str, Field(pattern=KIND_PATTERN)]
+    capacity: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
+    latency: float = Field(default=1.0, ge=1.0, le=1_000_000.0, allow_inf_nan=False)
 
 
 class WorkerCrash(Model):
@@ -386,7 +471,7 @@ class WorkerCrash(Model):
     restart_after: Duration | None = None
 
 
-Fault = Annotated[Outage | WorkerCrash, Field(discriminator="kind")]
+Fault = Annotated[Outage | WorkerCrash | Slowdown, Field(discriminator="kind")]
 
 
 class Expect(Model):
@@ -400,6 +485,8 @@ class Expect(Model):
 class Scenario(Model):
     """A whole scenario file."""
 
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"dependencies"})
+
     name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=100)
     description: str | None = None
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
@@ -411,6 +498,9 @@ class Scenario(Model):
     visibility_timeout: Duration = 5.0
     scheduler: Scheduler = Field(default_factory=Scheduler)
     retry: Retry = Field(default_factory=Retry)
+    dependencies: dict[Annotated[str, Field(pattern=KIND_PATTERN)], Dependency] = Field(
+        default_factory=dict
+    )
     task_types: dict[Annotated[str, Field(pattern=KIND_PATTERN)], TaskType] = Field(min_length=1)
     arrivals: list[Arrival] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)

@@ -19,9 +19,11 @@ from dtq.scenario.models import (
     BurstArrival,
     ConstantArrival,
     Outage,
+    CallStep,
     PoissonArrival,
     RampArrival,
     Scenario,
+    Slowdown,
     WorkerCrash,
 )
 
@@ -56,6 +58,7 @@ def check_references(scenario: Scenario) -> list[Problem]:
         _crash_sizes,
         _task_budget,
         _backend,
+        _dependency_names,
     )
     # Imported here: the retry checks use this module's Problem.
     from dtq.scenario.retry_checks import redis_retry_problems, type_retry_problems
@@ -74,6 +77,8 @@ def known_error_kinds(scenario: Scenario) -> list[str]:
     kinds = {kind for task_type in scenario.task_types.values() for kind in task_type.failures}
     kinds |= {fault.error for fault in scenario.faults if isinstance(fault, Outage)}
     kinds.add(ERROR_CRASH)
+    if scenario.dependencies:
+        kinds |= _dependency_error_kinds(scenario)
     if any(task_type.timeout is not None for task_type in scenario.task_types.values()):
         kinds.add(ERROR_TIMEOUT)
     return sorted(kinds)
@@ -206,3 +211,36 @@ def is_redis_url(url: str) -> bool:
         and not parts.query
         and not parts.fragment
     )
+
+
+def _dependency_error_kinds(scenario: Scenario) -> set[str]:
+    """The error kinds calls to the scenario's dependencies can fail with."""
+    kinds = set()
+    for dependency in scenario.dependencies.values():
+        if dependency.queue_limit is not None:
+            kinds.add("overloaded")
+        if dependency.rate_limit is not None:
+            kinds.add("throttled")
+        if dependency.mode == "optimistic":
+            kinds.add("conflict")
+    return kinds
+
+
+def _unknown_dependency(name: str, scenario: Scenario) -> str:
+    known = sorted(scenario.dependencies)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listed = ", ".join(known) if known else "none; declare it under dependencies:"
+    return f"unknown dependency '{name}'{hint}; known: {listed}"
+
+
+def _dependency_names(scenario: Scenario) -> Iterator[Problem]:
+    for type_name, task_type in scenario.task_types.items():
+        for position, step in enumerate(task_type.steps or ()):
+            if isinstance(step, CallStep) and step.call not in scenario.dependencies:
+                loc = ("task_types", type_name, "steps", position, "call")
+                yield Problem(loc, _unknown_dependency(step.call, scenario))
+    for index, fault in enumerate(scenario.faults):
+        named = fault.dependency if isinstance(fault, Outage | Slowdown) else None
+        if named is not None and named not in scenario.dependencies:
+            yield Problem(("faults", index, "dependency"), _unknown_dependency(named, scenario))
