@@ -13,8 +13,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     Discriminator,
+    Field,
     SerializerFunctionWrapHandler,
     Tag,
     ValidationInfo,

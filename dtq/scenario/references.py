@@ -17,9 +17,9 @@ from dtq.events import ERROR_CRASH, ERROR_TIMEOUT
 from dtq.scenario.models import (
     MAX_TASKS,
     BurstArrival,
+    CallStep,
     ConstantArrival,
     Outage,
-    CallStep,
     PoissonArrival,
     RampArrival,
     Scenario,
