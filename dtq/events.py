@@ -158,5 +158,9 @@ ERROR_OVERLOADED: Final = "overloaded"
 ERROR_THROTTLED: Final = "throttled"
 ERROR_CONFLICT: Final = "conflict"
 ERROR_UNAVAILABLE: Final = "unavailable"
+# A call to a dependency: its service started, and it ended (ok, conflict, abandoned by
+# its attempt, or cancelled).
+CALL_STARTED: Final = "call_started"
+CALL_ENDED: Final = "call_ended"
 # A task not started within its type's `expires` of its submission.
 REASON_EXPIRED: Final = "expired"

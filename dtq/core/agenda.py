@@ -11,6 +11,11 @@ then, the Redis coordinator does the same with the queue's state in Redis.
 
 Same-instant order, and why:
   ATTEMPT_END     a worker that finishes at t is free for work arriving at t;
+  CALL_END        a dependency's reply at t frees its slot for calls made at t, and an
+                  attempt whose reply comes exactly at its deadline made it in time;
+  STEP_END        an attempt's local work ends (next: its next step, or its end);
+  ATTEMPT_TIMEOUT an attempt of a task type with steps runs out of time: its worker
+                  gives up (its call may stay at the dependency: see core/steps.py);
   FAULT_EDGE      a fault at t applies to everything that starts at t (edges keep
                   the fault timeline's own order: file order, a window's end before
                   its start);
@@ -36,11 +41,23 @@ import itertools
 from typing import Any, Final
 
 ATTEMPT_END: Final = 0
-FAULT_EDGE: Final = 1
-WORKER_RESTART: Final = 2
-RETRY_RELEASE: Final = 3
-ARRIVAL: Final = 4
-KIND_NAMES: Final = ("attempt_end", "fault_edge", "worker_restart", "retry_release", "arrival")
+CALL_END: Final = 1
+STEP_END: Final = 2
+ATTEMPT_TIMEOUT: Final = 3
+FAULT_EDGE: Final = 4
+WORKER_RESTART: Final = 5
+RETRY_RELEASE: Final = 6
+ARRIVAL: Final = 7
+KIND_NAMES: Final = (
+    "attempt_end",
+    "call_end",
+    "step_end",
+    "attempt_timeout",
+    "fault_edge",
+    "worker_restart",
+    "retry_release",
+    "arrival",
+)
 
 INF: Final = float("inf")
 

@@ -40,10 +40,21 @@ class DependencySpec:
 class Call:
     """One call of one attempt to a dependency."""
 
-    __slots__ = ("abandoned", "arrived_t", "owner", "read_version", "service_s", "started_t")
+    __slots__ = (
+        "abandoned",
+        "arrived_t",
+        "dependency",
+        "owner",
+        "read_version",
+        "service_s",
+        "started_t",
+    )
 
-    def __init__(self, owner: object, service_s: float, arrived_t: float) -> None:
+    def __init__(
+        self, owner: object, service_s: float, arrived_t: float, dependency: int = 0
+    ) -> None:
         self.owner = owner
+        self.dependency = dependency
         self.service_s = service_s
         self.arrived_t = arrived_t
         self.started_t: float | None = None

@@ -42,8 +42,12 @@ class LocalDriver:
         self.killed: list[int] = []  # workers crash faults killed since the engine last looked
         self.restarts = 0  # worker restarts still on the agenda
         # Indexed by kind: the table to extend with a new kind of action.
+        steps = sched.steps
         self.handlers: tuple[Handler, ...] = (
             self._end,
+            steps.call_ended if steps is not None else self._never,
+            steps.step_ended if steps is not None else self._never,
+            steps.timed_out if steps is not None else self._never,
             self._edge,
             self._restart,
             self._release,
@@ -76,6 +80,9 @@ class LocalDriver:
             self.arrivals_left = False
         else:
             self.agenda.schedule(entry[0], ARRIVAL, entry[1])
+
+    def _never(self, _at: float, item: Any, _now: float) -> int:
+        raise AssertionError(f"a step action ({item!r}) in a run without steps")
 
     def _end(self, _at: float, attempt: Attempt, now: float) -> int:
         return attempt.worker if self.sched.finish(attempt, now) else NOBODY

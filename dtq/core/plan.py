@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from dtq.core.dependency import DependencySpec
 from dtq.core.draws import STREAM_DURATION, STREAM_DURATION_2, standard_normal, uniform
 from dtq.events import ERROR_CRASH
 
@@ -83,6 +84,50 @@ Duration = (
 )
 
 
+# -- steps: an attempt made of local work and calls to dependencies ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkStep:
+    """Local work inside an attempt."""
+
+    duration: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class CallStep:
+    """A call to dependency number `dependency`; `latency` overrides the dependency's own."""
+
+    dependency: int
+    latency: Duration | None = None
+
+
+Step = WorkStep | CallStep
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyPlan:
+    """A dependency: its limits, and the latency of a call to it."""
+
+    spec: DependencySpec
+    latency: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyFault:
+    """A window in which a dependency slows down (`slowdown`) or fails calls (`outage`)."""
+
+    index: int
+    kind: str
+    dependency: int
+    start_s: float
+    until_s: float
+    capacity: float = 1.0
+    latency: float = 1.0
+    error: str = ""
+    rate: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class TaskKind:
     """A task type, ready for fast draws."""
@@ -93,6 +138,8 @@ class TaskKind:
     duration: Duration
     timeout_s: float | None
     failures: tuple[tuple[str, float], ...]
+    steps: tuple[Step, ...] | None = None
+    expires_s: float | None = None
 
     def is_instant(self) -> bool:
         """Whether every attempt takes no time at all (a constant duration of 0)."""
@@ -224,10 +271,16 @@ class Plan:
     outages: tuple[OutageWindow, ...]
     crashes: tuple[CrashFault, ...]
     kind_retry: dict[str, RetryPolicy] = field(default_factory=dict)
+    dependencies: tuple[DependencyPlan, ...] = ()
+    dependency_faults: tuple[DependencyFault, ...] = ()
 
     def retry_for(self, kind: str) -> RetryPolicy:
         """The retry policy of task type `kind` (its own block over the scenario's)."""
         return self.kind_retry.get(kind, self.retry)
+
+    def has_steps(self) -> bool:
+        """Whether any task type is made of steps (calls to dependencies)."""
+        return any(kind.steps is not None for kind in self.kinds.values())
 
     def most_attempts(self) -> int:
         """The largest max_attempts of any task type: what a log's reader may see at most."""

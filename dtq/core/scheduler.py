@@ -16,12 +16,14 @@ from dtq.core.budget import Budgets
 from dtq.core.plan import OutageWindow, Plan
 from dtq.core.queues import ReadyQueue
 from dtq.core.retry import Decision
+from dtq.core.steps import Steps
 from dtq.core.task import Attempt, Task
 from dtq.events import (
     ERROR_CRASH,
     FAULT_ENDED,
     FAULT_STARTED,
     REASON_BUDGET,
+    REASON_EXPIRED,
     TASK_DEAD_LETTERED,
     TASK_FAILED,
     TASK_RETRY_READY,
@@ -93,12 +95,15 @@ class Scheduler:
         self._outages: list[OutageWindow] = []
         self.submitted = self.succeeded = self.dead_lettered = 0
         self.started = self.failed = self.retried = 0
+        # Task types made of steps (calls to dependencies) run on the agenda: see steps.py.
+        self.steps = Steps(self, plan) if plan.has_steps() or plan.dependencies else None
+        self.emit = emit
 
     # -- tasks -----------------------------------------------------------------
 
     def submit(self, task: Task, now: float) -> None:
         """A task arrives and is ready at once."""
-        task.ready_t = now
+        task.ready_t = task.submitted_t = now
         self.ready.push(task, now)
         self.submitted += 1
         self._emit(
@@ -119,6 +124,10 @@ class Scheduler:
         task = self.ready.pop()
         if task is None:
             return None
+        expires_s = task.kind.expires_s
+        if expires_s is not None and now - task.submitted_t > expires_s:
+            self._expire(task, now)
+            return self.start_next(worker, now)
         number = task.attempts + 1
         task.attempts = number
         kind = task.kind
@@ -170,6 +179,50 @@ class Scheduler:
             self._fail(attempt, now, attempt.error, attempt.message)
         return True
 
+    def end_attempt(
+        self,
+        attempt: Attempt,
+        now: float,
+        error: str | None,
+        message: str,
+        *,
+        extra: Event | None = None,
+        min_delay_s: float = 0.0,
+    ) -> bool:
+        """End an attempt with the given outcome (a step's); False if it no longer counts.
+
+        `extra` adds fields to `task_failed`; a retry waits at least `min_delay_s` (a
+        throttled call's `retry_after`).
+        """
+        if error is None:
+            attempt.error = None
+            return self.finish(attempt, now)
+        worker = attempt.worker
+        if self.closed or self.current[worker] is not attempt:
+            return False
+        self.current[worker] = None
+        self._fail(attempt, now, error, message, extra=extra, min_delay_s=min_delay_s)
+        return True
+
+    def _expire(self, task: Task, now: float) -> None:
+        """A task not started within its type's `expires` of submission goes to the DLQ."""
+        self.dead_lettered += 1
+        self._emit(
+            {
+                "seq": 0,
+                "t": now,
+                "event": TASK_DEAD_LETTERED,
+                "task_id": task.id,
+                "type": task.kind.name,
+                "priority": task.priority,
+                "attempt": task.attempts,
+                "reason": REASON_EXPIRED,
+                "attempts": task.attempts,
+                "first_failed_t": task.first_failed_t,
+                "last_error": task.last_error or REASON_EXPIRED,
+            }
+        )
+
     def release_due(self, due: list[tuple[float, Task]], now: float) -> None:
         """Move retries whose delay is over, as (due time, task), back to the ready queue."""
         self.waiting_retries -= len(due)
@@ -189,7 +242,16 @@ class Scheduler:
                 }
             )
 
-    def _fail(self, attempt: Attempt, now: float, error: str, message: str) -> None:
+    def _fail(
+        self,
+        attempt: Attempt,
+        now: float,
+        error: str,
+        message: str,
+        *,
+        extra: Event | None = None,
+        min_delay_s: float = 0.0,
+    ) -> None:
         task = attempt.task
         number = attempt.number
         self.failed += 1
@@ -201,7 +263,8 @@ class Scheduler:
         if decision.retry and not self._budgets.allows_retry(task.kind.name, now):
             decision = BUDGET_DENIED
         # Never before `now`: a near-zero jittered delay must not round to an earlier time.
-        retry_at = max(now, round_us(now + decision.delay_s)) if decision.retry else None
+        delay_s = decision.delay_s if decision.delay_s >= min_delay_s else min_delay_s
+        retry_at = max(now, round_us(now + delay_s)) if decision.retry else None
         base = {
             "seq": 0,
             "t": now,
@@ -217,6 +280,8 @@ class Scheduler:
             "retry_at": retry_at,
             "run_s": round_us(now - attempt.started_t),
         }
+        if extra is not None:
+            base.update(extra)
         self._emit(base)
         if retry_at is not None:
             self.retried += 1
@@ -265,6 +330,8 @@ class Scheduler:
             }
         )
         if attempt is not None:
+            if self.steps is not None:
+                self.steps.abandon(attempt, now)
             self._fail(attempt, now, ERROR_CRASH, message)
         return attempt
 

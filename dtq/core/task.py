@@ -17,6 +17,7 @@ class Task:
         "last_error",
         "priority",
         "ready_t",
+        "submitted_t",
     )
 
     def __init__(self, task_id: str, kind: TaskKind, key: int) -> None:
@@ -26,6 +27,7 @@ class Task:
         self.key = key
         self.attempts = 0
         self.ready_t = 0.0
+        self.submitted_t = 0.0
         self.first_failed_t: float | None = None
         self.last_error: str | None = None
 

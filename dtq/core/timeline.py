@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dtq.core.plan import CrashFault, OutageWindow, Plan
+from dtq.core.plan import CrashFault, DependencyFault, OutageWindow, Plan
 from dtq.core.scheduler import Scheduler
 
 W = TypeVar("W")
@@ -29,6 +29,7 @@ class FaultEdge:
     outage: OutageWindow | None = None
     starts: bool = True
     crash: CrashFault | None = None
+    dependency_fault: DependencyFault | None = None
 
 
 def fault_timeline(plan: Plan) -> list[FaultEdge]:
@@ -39,6 +40,11 @@ def fault_timeline(plan: Plan) -> list[FaultEdge]:
         edges.append(FaultEdge(outage.until_s, 2 * outage.index, outage=outage, starts=False))
     for crash in plan.crashes:
         edges.append(FaultEdge(crash.at_s, 2 * crash.index + 1, crash=crash))
+    for fault in plan.dependency_faults:
+        edges.append(FaultEdge(fault.start_s, 2 * fault.index + 1, dependency_fault=fault))
+        edges.append(
+            FaultEdge(fault.until_s, 2 * fault.index, starts=False, dependency_fault=fault)
+        )
     edges.sort(key=lambda e: (e.t, e.order))
     return edges
 
@@ -64,6 +70,10 @@ def apply_fault_edge(sched: Scheduler, edge: FaultEdge, now: float) -> list[int]
         else:
             sched.outage_ended(edge.outage, now)
         return []
+    if edge.dependency_fault is not None:
+        assert sched.steps is not None
+        sched.steps.fault_edge(edge.dependency_fault, edge.starts, now)
+        return []
     crash = edge.crash
     assert crash is not None
     sched.crash_fault(crash.index, crash.workers, crash.restart_after_s, now)
@@ -79,3 +89,5 @@ def end_open_outages(sched: Scheduler, now: float) -> None:
     """At the end of a run, close the outage windows still open, in the timeline's order."""
     for outage in sorted(sched.active_outages(), key=lambda o: (o.until_s, o.index)):
         sched.outage_ended(outage, now)
+    if sched.steps is not None:
+        sched.steps.end_open_faults(now)

@@ -64,6 +64,10 @@ class ThreadedEngine(SchedulerEngine):
         self._stopping = False
         self._generation = [0] * plan.workers
         self._wakeups = [threading.Event() for _ in range(plan.workers)]
+        # A worker on an attempt made of steps waits for the agenda to end it (steps.py).
+        self._over = [threading.Event() for _ in range(plan.workers)]
+        if self.sched.steps is not None:
+            self.sched.steps.on_over = self._attempt_over
         self._threads: list[threading.Thread] = []
 
     # -- public ----------------------------------------------------------------
@@ -138,10 +142,15 @@ class ThreadedEngine(SchedulerEngine):
                 driver.killed.clear()
         return steps
 
+    def _attempt_over(self, attempt: Attempt) -> None:
+        """The agenda ended a stepped attempt: its worker may take the next task."""
+        self._over[attempt.worker].set()
+
     def _kill(self, worker: int) -> None:
         """A crash fault killed `worker`: end its thread (the driver plans its restart)."""
         self._generation[worker] += 1
         self._wakeups[worker].set()
+        self._over[worker].set()
         # An idle victim waits on `_work`: wake everyone so it sees it is gone.
         self._work.notify_all()
 
@@ -197,11 +206,27 @@ class ThreadedEngine(SchedulerEngine):
                         break
                     work.wait()
                     now = self.now()
+                if attempt.task.kind.steps is not None:
+                    attempt = self._begin_steps(attempt, now)
+                    if attempt is None:
+                        continue
             if not self._run_attempt(attempt, wakeup):
                 return
 
+    def _begin_steps(self, attempt: Attempt, now: float) -> Attempt | None:
+        """Start a stepped attempt (the caller holds the lock); None if it ended at once."""
+        assert self.sched.steps is not None
+        self._over[attempt.worker].clear()
+        stepped = self.sched.steps.begin(attempt, now)
+        # Its steps are on the agenda now, perhaps due before the clock thread's next look.
+        self._tick.notify()
+        return stepped
+
     def _run_attempt(self, attempt: Attempt, wakeup: threading.Event) -> bool:
         """Execute outside the lock; False if the worker died meanwhile."""
+        if attempt.task.kind.steps is not None:
+            self._over[attempt.worker].wait()
+            return not wakeup.is_set()
         if attempt.run_s > 0 and wakeup.wait(attempt.run_s / self._scale):
             return False  # killed by a crash fault: the scheduler already failed the attempt
         if self._execute is not None:

@@ -59,7 +59,7 @@ class VirtualEngine(SchedulerEngine):
         # per push or pop, where a method call each would cost a tenth of a task's life.
         heap, counter, handlers = driver.agenda.heap, driver.agenda.counter, driver.handlers
         heappush, heappop, finish = heapq.heappush, heapq.heappop, sched.finish
-        sink = self.sink
+        sink, stepper = self.sink, sched.steps
         pending, batch_size = sink.pending, sink.batch_size
         steps = 0
         now = 0.0
@@ -94,7 +94,10 @@ class VirtualEngine(SchedulerEngine):
                 if started is None:  # pragma: no cover - ready was checked above
                     heappush(idle, worker)
                     break
-                heappush(heap, (now + started.run_s, ATTEMPT_END, next(counter), started))
+                if started.task.kind.steps is None:
+                    heappush(heap, (now + started.run_s, ATTEMPT_END, next(counter), started))
+                elif stepper.begin(started, now) is None:  # type: ignore[union-attr]
+                    heappush(idle, worker)  # it ended at once (a call turned away)
         driver.finish(now)
         self.clock = now
         return STATUS_COMPLETED

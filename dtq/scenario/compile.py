@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dtq.core.dependency import DependencySpec
 from dtq.core.plan import (
     ArrivalSpec,
     BudgetSpec,
     BurstArrivals,
+    CallStep,
     ConstantArrivals,
     ConstantDuration,
     CrashFault,
+    DependencyFault,
+    DependencyPlan,
     Duration,
     ExponentialDuration,
     LogNormalDuration,
@@ -18,8 +22,10 @@ from dtq.core.plan import (
     PoissonArrivals,
     RampArrivals,
     RetryPolicy,
+    Step,
     TaskKind,
     UniformDuration,
+    WorkStep,
 )
 from dtq.scenario.models import (
     Arrival,
@@ -34,12 +40,18 @@ from dtq.scenario.models import (
     RampArrival,
     Retry,
     Scenario,
+    Slowdown,
     Uniform,
     WorkerCrash,
 )
+from dtq.scenario.models import CallStep as CallStepModel
+from dtq.scenario.models import Dependency as DependencyModel
+from dtq.scenario.models import WorkStep as WorkStepModel
 
 
-def _duration(dur: Distribution) -> Duration:
+def _duration(dur: Distribution | float) -> Duration:
+    if isinstance(dur, float | int):
+        return ConstantDuration(float(dur))
     if isinstance(dur, Constant):
         return ConstantDuration(dur.value)
     if isinstance(dur, Uniform):
@@ -54,7 +66,65 @@ def _duration(dur: Distribution) -> Duration:
 def _kind(index: int, name: str, model: Scenario) -> TaskKind:
     spec = model.task_types[name]
     failures = tuple((kind, p) for kind, p in sorted(spec.failures.items()) if p > 0)
-    return TaskKind(index, name, spec.priority, _duration(spec.duration), spec.timeout, failures)
+    steps = _steps(spec.steps, model) if spec.steps is not None else None
+    duration = _duration(spec.duration)
+    return TaskKind(
+        index, name, spec.priority, duration, spec.timeout, failures, steps, spec.expires
+    )
+
+
+def _steps(steps: list[WorkStepModel | CallStepModel], model: Scenario) -> tuple[Step, ...]:
+    names = list(model.dependencies)
+    compiled: list[Step] = []
+    for step in steps:
+        if isinstance(step, CallStepModel):
+            latency = _duration(step.latency) if step.latency is not None else None
+            compiled.append(CallStep(names.index(step.call), latency))
+        else:
+            compiled.append(WorkStep(_duration(step.work)))
+    return tuple(compiled)
+
+
+def _dependency(index: int, name: str, dep: DependencyModel) -> DependencyPlan:
+    limit = dep.rate_limit
+    spec = DependencySpec(
+        index=index,
+        name=name,
+        concurrency=dep.concurrency,
+        queue_limit=dep.queue_limit,
+        rate_per_s=limit.rate if limit is not None else None,
+        burst=float(limit.burst) if limit is not None else 1.0,
+        cancels_abandoned=dep.abandoned == "cancel",
+        optimistic=dep.mode == "optimistic",
+    )
+    return DependencyPlan(spec, _duration(dep.latency))
+
+
+def _dependency_faults(model: Scenario) -> tuple[DependencyFault, ...]:
+    names = list(model.dependencies)
+    faults: list[DependencyFault] = []
+    for index, fault in enumerate(model.faults):
+        if isinstance(fault, Slowdown):
+            dep = names.index(fault.dependency)
+            faults.append(
+                DependencyFault(
+                    index, "slowdown", dep, fault.start, fault.until, fault.capacity, fault.latency
+                )
+            )
+        elif isinstance(fault, Outage) and fault.dependency is not None:
+            dep = names.index(fault.dependency)
+            faults.append(
+                DependencyFault(
+                    index,
+                    "outage",
+                    dep,
+                    fault.start,
+                    fault.until,
+                    error=fault.error,
+                    rate=fault.rate,
+                )
+            )
+    return tuple(faults)
 
 
 def _arrival(spec: Arrival) -> ArrivalSpec:
@@ -72,7 +142,7 @@ def _faults(model: Scenario) -> tuple[tuple[OutageWindow, ...], tuple[CrashFault
     outages: list[OutageWindow] = []
     crashes: list[CrashFault] = []
     for index, fault in enumerate(model.faults):
-        if isinstance(fault, Outage):
+        if isinstance(fault, Outage) and fault.dependency is None:
             covered = frozenset(fault.tasks) if fault.tasks is not None else None
             outages.append(
                 OutageWindow(index, fault.start, fault.until, fault.error, fault.rate, covered)
@@ -127,4 +197,8 @@ def compile_plan(model: Scenario) -> Plan:
         outages=outages,
         crashes=crashes,
         kind_retry=kind_retry,
+        dependencies=tuple(
+            _dependency(i, name, dep) for i, (name, dep) in enumerate(model.dependencies.items())
+        ),
+        dependency_faults=_dependency_faults(model),
     )

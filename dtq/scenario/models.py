@@ -152,7 +152,9 @@ class TaskType(Model):
 
     @model_validator(mode="after")
     def _steps_or_duration(self) -> TaskType:
-        if self.steps is not None and "duration" in self.model_fields_set:
+        # A re-validated resolved scenario carries the default duration: that is not a clash.
+        no_duration = Constant(dist="constant", value=0.0)
+        if self.steps is not None and self.duration != no_duration:
             raise ValueError(
                 "give either duration or steps, not both (steps describe the whole attempt)"
             )

@@ -1,0 +1,285 @@
+"""Attempts made of steps: local work, then calls to dependencies, in order.
+
+A task type with `steps` has no single drawn duration: its attempt runs its steps one
+after another, and a call's fate depends on everyone else calling the same dependency
+(a free slot, a place in line, a token, a version nobody else wrote). So the attempt is
+driven by actions on the run's agenda: STEP_END when local work is over, CALL_END when
+a dependency answers, ATTEMPT_TIMEOUT when the task type's timeout (which covers the
+whole attempt, waiting in line included) runs out. Every engine carries out the same
+actions in the agenda's one order.
+
+A timed-out attempt frees its worker at once, but its call stays at the dependency,
+keeping its place in line and then its slot until served (`abandoned: continue`, as a
+server does not know the client gave up), unless the dependency cancels abandoned calls.
+That wasted work is what sustains a metastable failure.
+
+Draws stay keyed: step `i` of attempt `k` of task X draws from X's key mixed with `i`,
+so the same scenario and seed give the same log line for line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from dtq.core.agenda import ATTEMPT_TIMEOUT, CALL_END, STEP_END
+from dtq.core.dependency import Call, Dependency
+from dtq.core.draws import STREAM_FAILURE, mix64, uniform
+from dtq.core.plan import CallStep, DependencyFault, Plan, Step
+from dtq.core.task import Attempt
+from dtq.events import (
+    CALL_ENDED,
+    CALL_STARTED,
+    ERROR_CONFLICT,
+    ERROR_TIMEOUT,
+    FAULT_ENDED,
+    FAULT_STARTED,
+)
+
+if TYPE_CHECKING:
+    from dtq.core.scheduler import Scheduler
+
+# What the agenda's step handlers return: the worker an ended attempt freed, or this.
+NOBODY = -1
+# Outcomes of a call, as `call_ended` writes them.
+CALL_OK = "ok"
+CALL_CONFLICT = "conflict"
+CALL_ABANDONED = "abandoned"
+CALL_CANCELLED = "cancelled"
+
+
+def step_key(key: int, position: int) -> int:
+    """The draw key of step `position` of a task with `key` (independent of other steps)."""
+    return mix64(key ^ ((position + 1) << 52))
+
+
+class StepAttempt(Attempt):
+    """An attempt of a task type with steps: where it is, and the call it waits on."""
+
+    __slots__ = ("call", "position", "retry_after_s")
+
+    def __init__(self, attempt: Attempt) -> None:
+        super().__init__(
+            attempt.task,
+            attempt.number,
+            attempt.worker,
+            attempt.started_t,
+            attempt.run_s,
+            attempt.error,
+            attempt.message,
+        )
+        self.position = 0
+        self.call: Call | None = None
+        self.retry_after_s = 0.0
+
+
+class Steps:
+    """Runs stepped attempts against the run's dependencies, on the scheduler's agenda."""
+
+    def __init__(self, sched: Scheduler, plan: Plan) -> None:
+        self.sched = sched
+        self.agenda = sched.agenda
+        self.plans = plan.dependencies
+        self.deps = [Dependency(dep.spec) for dep in plan.dependencies]
+        self._outages: dict[int, DependencyFault] = {}
+        self._open: dict[int, DependencyFault] = {}  # fault windows in force, by fault index
+        # Set by an engine whose workers wait for their attempts (the real clock); else the
+        # handlers return the worker an ended attempt freed.
+        self.on_over: Callable[[Attempt], None] | None = None
+
+    # -- starting -----------------------------------------------------------------------
+
+    def begin(self, attempt: Attempt, now: float) -> StepAttempt | None:
+        """Start a stepped attempt; returns it, or None when it ended at once."""
+        stepped = StepAttempt(attempt)
+        self.sched.current[attempt.worker] = stepped
+        timeout_s = attempt.task.kind.timeout_s
+        if timeout_s is not None:
+            self.agenda.schedule(now + timeout_s, ATTEMPT_TIMEOUT, stepped)
+        return stepped if self._advance(stepped, now) else None
+
+    # -- the agenda's handlers ------------------------------------------------------------
+
+    def step_ended(self, _at: float, attempt: StepAttempt, now: float) -> int:
+        """STEP_END: local work is over; go on with the next step."""
+        if not self._is_live(attempt) or self._advance(attempt, now):
+            return NOBODY
+        return self._over(attempt)
+
+    def call_ended(self, _at: float, call: Call, now: float) -> int:
+        """CALL_END: a dependency answered; free the slot and go on (or fail: conflict)."""
+        attempt: StepAttempt = call.owner  # type: ignore[assignment]
+        dep = self.deps[call.dependency]
+        conflict, started = dep.finish(call, now)
+        outcome = CALL_ABANDONED if call.abandoned else CALL_CONFLICT if conflict else CALL_OK
+        self._emit_call(CALL_ENDED, attempt, dep, call, now, outcome=outcome)
+        self._started(dep, started, now)
+        if call.abandoned or not self._is_live(attempt):
+            return NOBODY
+        attempt.call = None
+        if conflict:
+            self._end(attempt, now, ERROR_CONFLICT, f"{dep.spec.name}: another call wrote first")
+            return self._over(attempt)
+        if self._advance(attempt, now):
+            return NOBODY
+        return self._over(attempt)
+
+    def timed_out(self, _at: float, attempt: StepAttempt, now: float) -> int:
+        """ATTEMPT_TIMEOUT: the attempt's time is up; its worker gives up on it."""
+        if not self._is_live(attempt):
+            return NOBODY
+        self.abandon(attempt, now)
+        timeout_s = attempt.task.kind.timeout_s
+        message = f"attempt ran past the {attempt.task.kind.name} timeout of {timeout_s:g}s"
+        self._end(attempt, now, ERROR_TIMEOUT, message)
+        return self._over(attempt)
+
+    def abandon(self, attempt: Attempt, now: float) -> None:
+        """The attempt is over early (timeout, crash): leave its call to the dependency."""
+        call = getattr(attempt, "call", None)
+        if call is None:
+            return
+        assert isinstance(attempt, StepAttempt)
+        attempt.call = None
+        dep = self.deps[call.dependency]
+        in_service = call.started_t is not None
+        started = dep.abandon(call, now)
+        if dep.spec.cancels_abandoned:
+            served = call if in_service else None
+            self._emit_call(CALL_ENDED, attempt, dep, call, now, CALL_CANCELLED, served)
+        self._started(dep, started, now)
+
+    # -- dependency faults -----------------------------------------------------------------
+
+    def fault_edge(self, fault: DependencyFault, starts: bool, now: float) -> None:
+        """A slowdown or an outage of a dependency starts or ends."""
+        dep = self.deps[fault.dependency]
+        event: dict[str, Any] = {
+            "seq": 0,
+            "t": now,
+            "event": FAULT_STARTED if starts else FAULT_ENDED,
+            "fault": fault.index,
+            "kind": fault.kind,
+        }
+        if starts:
+            event["dependency"] = dep.spec.name
+            self._open[fault.index] = fault
+        else:
+            self._open.pop(fault.index, None)
+        if fault.kind == "outage":
+            if starts:
+                self._outages[fault.dependency] = fault
+                event.update(error=fault.error, rate=fault.rate)
+            else:
+                self._outages.pop(fault.dependency, None)
+            self.sched.emit(event)
+            return
+        if starts:
+            event.update(capacity=fault.capacity, latency=fault.latency)
+        self.sched.emit(event)
+        factor, latency = (fault.capacity, fault.latency) if starts else (1.0, 1.0)
+        self._started(dep, dep.scale(factor, latency, now), now)
+
+    def end_open_faults(self, now: float) -> None:
+        """At the end of a run, close the dependency fault windows still open."""
+        for fault in sorted(self._open.values(), key=lambda f: (f.until_s, f.index)):
+            self.fault_edge(fault, False, now)
+
+    # -- inside an attempt ---------------------------------------------------------------
+
+    def _advance(self, attempt: StepAttempt, now: float) -> bool:
+        """Run steps until one has to wait; False when the attempt ended here."""
+        steps: tuple[Step, ...] = attempt.task.kind.steps  # type: ignore[assignment]
+        while attempt.position < len(steps):
+            position = attempt.position
+            attempt.position += 1
+            step = steps[position]
+            key = step_key(attempt.task.key, position)
+            if isinstance(step, CallStep):
+                return self._call(attempt, step, key, now)
+            work_s = step.duration.sample(key, attempt.number)
+            if work_s > 0:
+                self.agenda.schedule(now + work_s, STEP_END, attempt)
+                return True
+        self._end(attempt, now, attempt.error, attempt.message)
+        return False
+
+    def _call(self, attempt: StepAttempt, step: CallStep, key: int, now: float) -> bool:
+        index = step.dependency
+        dep = self.deps[index]
+        outage = self._outages.get(index)
+        if outage is not None and uniform(key, attempt.number, STREAM_FAILURE) < outage.rate:
+            message = f"{dep.spec.name} is down (fault {outage.index})"
+            self._end(attempt, now, outage.error, message, dependency=dep.spec.name)
+            return False
+        latency = step.latency if step.latency is not None else self.plans[index].latency
+        service_s = latency.sample(key, attempt.number) * dep.latency_factor
+        call = Call(attempt, service_s, now, index)
+        rejection = dep.offer(call, now)
+        if rejection is not None:
+            attempt.retry_after_s = rejection.retry_after_s or 0.0
+            message = f"{dep.spec.name} turned the call away ({rejection.error})"
+            extra: dict[str, Any] = {"dependency": dep.spec.name}
+            if rejection.retry_after_s is not None:
+                extra["retry_after"] = rejection.retry_after_s
+            self._end(attempt, now, rejection.error, message, **extra)
+            return False
+        attempt.call = call
+        if call.started_t is not None:
+            self._started(dep, [call], now)
+        return True
+
+    def _started(self, dep: Dependency, calls: list[Call], now: float) -> None:
+        """Log the calls whose service starts now, and plan their answers."""
+        for call in calls:
+            owner: StepAttempt = call.owner  # type: ignore[assignment]
+            self._emit_call(CALL_STARTED, owner, dep, call, now)
+            self.agenda.schedule(now + call.service_s, CALL_END, call)
+
+    def _end(
+        self, attempt: StepAttempt, now: float, error: str | None, message: str, **extra: Any
+    ) -> None:
+        self.sched.end_attempt(
+            attempt, now, error, message, extra=extra or None, min_delay_s=attempt.retry_after_s
+        )
+
+    def _over(self, attempt: Attempt) -> int:
+        if self.on_over is not None:
+            self.on_over(attempt)
+            return NOBODY
+        return attempt.worker
+
+    def _is_live(self, attempt: Attempt) -> bool:
+        return not self.sched.closed and self.sched.current[attempt.worker] is attempt
+
+    def _emit_call(
+        self,
+        name: str,
+        attempt: StepAttempt,
+        dep: Dependency,
+        call: Call,
+        now: float,
+        outcome: str | None = None,
+        served: Call | None = None,
+    ) -> None:
+        task = attempt.task
+        event: dict[str, Any] = {
+            "seq": 0,
+            "t": now,
+            "event": name,
+            "task_id": task.id,
+            "type": task.kind.name,
+            "priority": task.priority,
+            "attempt": attempt.number,
+            "dependency": dep.spec.name,
+            "waited_s": round(
+                call.waited_s if call.started_t is not None else now - call.arrived_t, 6
+            ),
+            "in_flight": dep.in_service,
+            "line": len(dep.line),
+        }
+        if outcome is not None:
+            event["outcome"] = outcome
+            started = call.started_t if served is None else served.started_t
+            event["served_s"] = round(now - started, 6) if started is not None else 0.0
+        self.sched.emit(event)
