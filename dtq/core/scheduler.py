@@ -399,8 +399,17 @@ class Scheduler:
     # -- accounting ------------------------------------------------------------
 
     def is_drained(self) -> bool:
-        """Nothing ready, nothing waiting for a retry, nothing running."""
-        return not self.ready and not self.waiting_retries and all(a is None for a in self.current)
+        """Nothing ready, nothing waiting for a retry, nothing running, no call outstanding.
+
+        A call its attempt abandoned is still served: the run lasts until it is, so that
+        the log shows every call a dependency served.
+        """
+        return (
+            not self.ready
+            and not self.waiting_retries
+            and all(a is None for a in self.current)
+            and (self.steps is None or self.steps.is_idle())
+        )
 
     def totals(self) -> dict[str, int]:
         """The run's counters, as written in `run_finished`."""

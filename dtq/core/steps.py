@@ -180,6 +180,10 @@ class Steps:
         factor, latency = (fault.capacity, fault.latency) if starts else (1.0, 1.0)
         self._started(dep, dep.scale(factor, latency, now), now)
 
+    def is_idle(self) -> bool:
+        """No call in service or in line at any dependency."""
+        return all(dep.in_service == 0 and not dep.line for dep in self.deps)
+
     def end_open_faults(self, now: float) -> None:
         """At the end of a run, close the dependency fault windows still open."""
         for fault in sorted(self._open.values(), key=lambda f: (f.until_s, f.index)):
