@@ -30,10 +30,20 @@ WORKER_RESTARTED: Final = "worker_restarted"
 WORKER_STOPPED: Final = "worker_stopped"
 FAULT_STARTED: Final = "fault_started"
 FAULT_ENDED: Final = "fault_ended"
+# A call to a dependency: its service started, and it ended (ok, conflict, abandoned by
+# its attempt, or cancelled). A call turned away is a task_failed that names its
+# `dependency` (and, when throttled, `retry_after`: when the next token is due).
+CALL_STARTED: Final = "call_started"
+CALL_ENDED: Final = "call_ended"
 
 # Error kinds dtq raises itself, beside the scenario's own.
 ERROR_TIMEOUT: Final = "timeout"
 ERROR_CRASH: Final = "crash"
+# Error kinds a dependency raises.
+ERROR_OVERLOADED: Final = "overloaded"
+ERROR_THROTTLED: Final = "throttled"
+ERROR_CONFLICT: Final = "conflict"
+ERROR_UNAVAILABLE: Final = "unavailable"
 
 # Dead-letter reasons.
 REASON_EXHAUSTED: Final = "exhausted"
@@ -41,6 +51,7 @@ REASON_NON_RETRYABLE: Final = "non_retryable"
 REASON_TIMEOUT: Final = "timeout"
 REASON_LOST: Final = "lost"
 REASON_BUDGET: Final = "budget"  # the retry budget had no room for one more retry
+REASON_EXPIRED: Final = "expired"  # not started within its task type's `expires`
 
 # The keys of run_finished's totals, in the order they are written.
 TOTAL_KEYS: Final = (
@@ -108,6 +119,24 @@ FIELDS: Final[dict[str, tuple[tuple[str, Any], ...]]] = {
     WORKER_CRASHED: (("worker", str), ("task_id", "str?")),
     FAULT_STARTED: (("fault", int), ("kind", str)),  # then the fault's own settings
     FAULT_ENDED: (("fault", int), ("kind", "str?")),
+    CALL_STARTED: (
+        *_TASK,
+        ("attempt", int),
+        ("dependency", str),
+        ("waited_s", _NUMBER),
+        ("in_flight", int),
+        ("line", int),
+    ),
+    CALL_ENDED: (
+        *_TASK,
+        ("attempt", int),
+        ("dependency", str),
+        ("waited_s", _NUMBER),
+        ("in_flight", int),
+        ("line", int),
+        ("outcome", str),
+        ("served_s", "number?"),
+    ),
 }
 
 # The fields each known event needs, as the reducer and `dtq verify` read them.
@@ -149,18 +178,3 @@ def _describe_field_problem(event: Event, key: str) -> str:
     if key not in event:
         return f"{name} has no {key!r} field (it needs {', '.join(required)})"
     return f"{name}: {key!r} must be {_KIND_WORDS[required[key]]} (got {event[key]!r})"
-
-
-# -- overload: dependencies that tasks call ----------------------------------------------
-
-# Error kinds a dependency raises.
-ERROR_OVERLOADED: Final = "overloaded"
-ERROR_THROTTLED: Final = "throttled"
-ERROR_CONFLICT: Final = "conflict"
-ERROR_UNAVAILABLE: Final = "unavailable"
-# A call to a dependency: its service started, and it ended (ok, conflict, abandoned by
-# its attempt, or cancelled).
-CALL_STARTED: Final = "call_started"
-CALL_ENDED: Final = "call_ended"
-# A task not started within its type's `expires` of its submission.
-REASON_EXPIRED: Final = "expired"

@@ -7,6 +7,8 @@ one run shows one throughput, one failure share, one utilisation everywhere.
 
 from __future__ import annotations
 
+import math
+
 from dtq.fold.state import THROUGHPUT_WINDOW_S, Counts, RunState, WorkerRow
 
 
@@ -66,3 +68,62 @@ def completed_ratio(state: RunState) -> float:
     """Tasks succeeded per task submitted over the run (0 when none was submitted)."""
     submitted = state.submitted
     return state.succeeded / submitted if submitted else 0.0
+
+
+# -- overload ---------------------------------------------------------------------------
+
+# Back to the offered load: successes at least this share of submissions over the rest
+# of the arrivals, and no bucket below half of its submissions.
+RECOVERED_SHARE = 0.9
+# Buckets of `over_time` in the sliding window of the peak amplification.
+AMPLIFICATION_WINDOW = 5
+
+
+def amplification(state: RunState) -> float:
+    """Attempts per task over the run (1.0 when nothing failed)."""
+    totals = state.totals()
+    return totals["started"] / totals["submitted"] if totals["submitted"] else 0.0
+
+
+def peak_amplification(state: RunState) -> float:
+    """The most attempts per submitted task over any few buckets of the run."""
+    started = state.over_time.values("started")
+    submitted = state.over_time.values("submitted")
+    peak = 0.0
+    for end in range(1, len(started) + 1):
+        begin = max(0, end - AMPLIFICATION_WINDOW)
+        tasks = sum(submitted[begin:end])
+        if tasks:
+            peak = max(peak, sum(started[begin:end]) / tasks)
+    return peak
+
+
+def recovery_s(state: RunState) -> float | None:
+    """Seconds from the end of the last fault until goodput is back to the offered load
+    and stays there while tasks arrive; `math.inf` when it never is; None when there was
+    no fault, or arrivals stopped before the last fault ended (nothing to recover to)."""
+    end_t = state.last_fault_end_t
+    if end_t is None:
+        return None
+    submitted = state.over_time.values("submitted")
+    succeeded = state.over_time.values("succeeded")
+    width = state.over_time.width_s
+    last = max((i for i, n in enumerate(submitted) if n), default=-1)
+    first = math.ceil(end_t / width)
+    if first > last:
+        return None
+    for begin in range(first, last + 1):
+        offered = submitted[begin : last + 1]
+        done = succeeded[begin : last + 1]
+        steady = all(d >= s / 2 for d, s in zip(done, offered, strict=True))
+        if steady and sum(done) >= RECOVERED_SHARE * sum(offered):
+            return max(0.0, begin * width - end_t)
+    return math.inf
+
+
+def goodput_per_s(state: RunState) -> list[tuple[float, int, int]]:
+    """`(bucket start t, successes, attempts)` over time: goodput against work done."""
+    width = state.over_time.width_s
+    succeeded = state.over_time.values("succeeded")
+    started = state.over_time.values("started")
+    return [(i * width, s, a) for i, (s, a) in enumerate(zip(succeeded, started, strict=True))]

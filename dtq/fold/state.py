@@ -18,6 +18,7 @@ from typing import Any
 from dtq import events as ev
 from dtq.errors import MalformedEvent
 from dtq.events import Event
+from dtq.fold.overload import Dependencies
 from dtq.fold.series import TimeSeries
 
 # Worker states shown in the workers table.
@@ -185,6 +186,8 @@ class RunState:
     waits_by_priority: dict[int, array[float]] = field(default_factory=dict)
     waits_by_type: dict[str, array[float]] = field(default_factory=dict)
     over_time: TimeSeries = field(init=False, repr=False, compare=False)
+    dependencies: Dependencies = field(default_factory=Dependencies)
+    last_fault_end_t: float | None = None
     _redelivered: set[str] = field(default_factory=set)
     _redelivered_done: set[str] = field(default_factory=set)
     _sorted_waits: dict[int | str, list[float]] = field(default_factory=dict)
@@ -208,6 +211,8 @@ class RunState:
             ev.WORKER_STOPPED: self._on_worker_stopped,
             ev.FAULT_STARTED: self._on_fault_started,
             ev.FAULT_ENDED: self._on_fault_ended,
+            ev.CALL_STARTED: self.dependencies.on_call_started,
+            ev.CALL_ENDED: self.dependencies.on_call_ended,
         }
 
     # -- folding --------------------------------------------------------------------
@@ -459,6 +464,8 @@ class RunState:
             by_p.retrying += 1
             by_t.retried += 1
             by_t.retrying += 1
+        if "dependency" in event:
+            self.dependencies.on_rejected(event)
         error = event["error"]
         count = self.failures_by_error.get(error)
         if count is None:
@@ -546,6 +553,7 @@ class RunState:
 
     def _on_fault_ended(self, event: Event) -> None:
         self.active_faults.pop(int(event.get("fault", -1)), None)
+        self.last_fault_end_t = event["t"]
 
 
 def _require(ok: bool, rule: str, value: object) -> None:

@@ -27,6 +27,7 @@ from dtq.errors import LogFormatError
 from dtq.events import TOTAL_KEYS, Event, field_problem
 from dtq.fold.state import RunState
 from dtq.log.reader import LogReader
+from dtq.log.verify_calls import CallChecks
 
 # A task's phase is the low three bits of its state.
 QUEUED: Final = 0  # submitted, retry ready or redelivered: waiting for a worker
@@ -140,6 +141,7 @@ class LogVerifier:
         self._is_redis = False
         self._started_line = 0
         self._finished_line = 0
+        self._calls = CallChecks(self._violation)
         self._handlers: dict[str, Callable[[int, Event], None]] = {
             ev.RUN_STARTED: self._run_started,
             ev.RUN_FINISHED: self._run_finished,
@@ -150,6 +152,9 @@ class LogVerifier:
             ev.TASK_RETRY_READY: self._retry_ready,
             ev.TASK_DEAD_LETTERED: self._dead_lettered,
             ev.TASK_REDELIVERED: self._redelivered,
+            ev.CALL_STARTED: self._calls.call_started,
+            ev.FAULT_STARTED: self._calls.fault_started,
+            ev.FAULT_ENDED: self._calls.fault_ended,
         }
 
     # -- the pass -------------------------------------------------------------------
@@ -204,6 +209,7 @@ class LogVerifier:
             )
             return
         self._started_line = line
+        self._calls.run_started(event)
         backend = event.get("backend")
         self.result.backend = backend if isinstance(backend, str) else ""
         self._is_redis = self.result.backend.startswith("redis://")
@@ -236,6 +242,7 @@ class LogVerifier:
 
     def _submitted(self, line: int, event: Event) -> None:
         task_id = event["task_id"]
+        self._calls.submitted(event)
         state = self._tasks.get(task_id)
         if state is not None:
             self._violation(line, task_id, f"submitted again (first on line {_line(state)})")
@@ -349,10 +356,14 @@ class LogVerifier:
         phase = state & _PHASE
         # With Redis, a task whose lease is lost too often is dead-lettered from any phase.
         lost_lease = self._is_redis and event["reason"] == ev.REASON_LOST
+        # An expired task waited in the queue past its type's `expires`: it never started.
+        expired = event["reason"] == ev.REASON_EXPIRED and phase == QUEUED
+        if expired:
+            self._calls.check_expired(line, event)
         if phase in _ENDED and self._is_lenient(state):
             self.result.duplicates += 1
             return
-        if phase == FAILING or (lost_lease and phase not in _ENDED):
+        if phase == FAILING or expired or (lost_lease and phase not in _ENDED):
             if event["attempts"] != _attempts(state):
                 self._violation(
                     line,
