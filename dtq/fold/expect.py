@@ -6,10 +6,11 @@ Each threshold becomes one line, ✓ or ✗, with the observed value beside the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dtq.fold.metrics import completed_ratio
+from dtq.fold.metrics import completed_ratio, peak_amplification, recovery_s
 from dtq.fold.state import RunState
 from dtq.scenario.durations import format_duration
 from dtq.scenario.models import Expect
@@ -50,10 +51,7 @@ def format_seconds(seconds: float) -> str:
 
 def evaluate(expect: Expect, state: RunState) -> list[Check]:
     """Every threshold of `expect` against `state`; a threshold with no data fails."""
-    checks: list[Check] = []
-    if expect.dlq_max is not None:
-        dlq = state.dead_lettered
-        checks.append(Check("dlq_max", str(dlq), f"<= {expect.dlq_max}", dlq <= expect.dlq_max))
+    checks: list[Check] = [*_dlq_checks(expect, state)]
     for priority, limit_s in sorted((expect.wait_p95 or {}).items()):
         stats = state.wait_stats(priority)
         name = f"wait_p95[P{priority}]"
@@ -71,6 +69,56 @@ def evaluate(expect: Expect, state: RunState) -> list[Check]:
                 f"{ratio:.2%} ({state.succeeded}/{submitted})",
                 f">= {expect.completed_min:.2%}",
                 submitted > 0 and ratio >= expect.completed_min,
+            )
+        )
+    checks.extend(_overload_checks(expect, state))
+    return checks
+
+
+def _dlq_checks(expect: Expect, state: RunState) -> list[Check]:
+    limit = expect.dlq_max
+    if limit is None:
+        return []
+    if isinstance(limit, int):
+        dlq = state.dead_lettered
+        return [Check("dlq_max", str(dlq), f"<= {limit}", dlq <= limit)]
+    by_reason: dict[str, int] = {}
+    for entry in state.dlq.values():
+        by_reason[entry.reason] = by_reason.get(entry.reason, 0) + 1
+    return [
+        Check(
+            f"dlq_max[{reason}]",
+            str(by_reason.get(reason, 0)),
+            f"<= {cap}",
+            by_reason.get(reason, 0) <= cap,
+        )
+        for reason, cap in sorted(limit.items())
+    ]
+
+
+def _overload_checks(expect: Expect, state: RunState) -> list[Check]:
+    checks: list[Check] = []
+    if expect.recover_within is not None:
+        limit = f"<= {format_duration(expect.recover_within)}"
+        recovery = recovery_s(state)
+        if recovery is None:
+            checks.append(
+                Check("recover_within", "no fault ended while tasks arrived", limit, False)
+            )
+        elif math.isinf(recovery):
+            checks.append(Check("recover_within", "never recovered", limit, False))
+        else:
+            passed = recovery <= expect.recover_within
+            checks.append(Check("recover_within", format_seconds(recovery), limit, passed))
+    if expect.amplification_max is not None:
+        peak = peak_amplification(state)
+        limit = f"<= {expect.amplification_max:g}"
+        checks.append(
+            Check(
+                "amplification_max",
+                f"{peak:.2f} attempts/task",
+                limit,
+                peak <= expect.amplification_max,
             )
         )
     return checks

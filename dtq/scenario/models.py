@@ -33,6 +33,7 @@ MAX_TASKS = 50_000_000
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Rate = Annotated[float, Field(gt=0.0, le=10_000_000.0, allow_inf_nan=False)]
 Priority = Annotated[int, Field(ge=1, le=10)]
+NonNegative = Annotated[int, Field(ge=0)]
 
 
 class Model(BaseModel):
@@ -479,9 +480,19 @@ Fault = Annotated[Outage | WorkerCrash | Slowdown, Field(discriminator="kind")]
 class Expect(Model):
     """Thresholds checked at the end of a run; a miss makes `dtq run` exit 1."""
 
-    dlq_max: int | None = Field(default=None, ge=0)
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset(
+        {"recover_within", "amplification_max", "e2e_p95"}
+    )
+
+    # A number caps every dead letter; a mapping caps each reason (`{budget: 10}`).
+    dlq_max: NonNegative | dict[Annotated[str, Field(pattern=KIND_PATTERN)], NonNegative] | None = (
+        None
+    )
     wait_p95: dict[Priority, Duration] | None = None
     completed_min: Probability | None = None
+    recover_within: Duration | None = None
+    amplification_max: float | None = Field(default=None, ge=1.0, le=1000.0, allow_inf_nan=False)
+    e2e_p95: dict[Priority, Duration] | None = None
 
 
 class Scenario(Model):
