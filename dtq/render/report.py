@@ -7,6 +7,7 @@ and documented key by key in docs/report-json.md.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from dtq.fold import metrics
-from dtq.fold.state import Counts, RunState, WaitStats
+from dtq.fold.overload import DependencyStats
+from dtq.fold.state import Counts, RunState, WaitStats, nearest_rank
 from dtq.render.dashboard import format_rate, format_s
 from dtq.render.markdown import markdown_table
 
@@ -65,7 +67,34 @@ def build_report(state: RunState, *, warnings: Sequence[str] = ()) -> Report:
         "workers": [_worker(state, name, elapsed_s) for name in sorted(state.workers)],
         "failures_by_error": _ranked(state.failures_by_error),
         "dlq": _dlq_section(state),
+        "overload": _overload_section(state),
+        "dependencies": [_dependency(stats) for stats in state.dependencies.by_name.values()],
         "notes": [*_notes(state), *warnings],
+    }
+
+
+def _overload_section(state: RunState) -> dict[str, Any]:
+    recovery = metrics.recovery_s(state)
+    return {
+        "attempts_per_task": _round(metrics.amplification(state)),
+        "peak_attempts_per_task": _round(metrics.peak_amplification(state)),
+        "last_fault_end_t": state.last_fault_end_t,
+        # null: nothing to recover from; "never": goodput never came back.
+        "recovery_s": "never" if recovery == math.inf else recovery,
+    }
+
+
+def _dependency(stats: DependencyStats) -> dict[str, Any]:
+    ordered = sorted(stats.waits)
+    return {
+        "name": stats.name,
+        "calls": stats.started,
+        "peak_in_flight": stats.peak_in_flight,
+        "peak_line": stats.peak_line,
+        "wait_p95_s": nearest_rank(ordered, 95) if ordered else None,
+        "wait_max_s": ordered[-1] if ordered else None,
+        "outcomes": _ranked(stats.outcomes),
+        "rejected": _ranked(stats.rejected),
     }
 
 
@@ -251,6 +280,41 @@ def _tables(report: Report) -> list[tuple[str, Sequence[str], list[list[str]]]]:
             ("by", "value", "tasks"),
             _dlq_rows(report),
         ),
+        *_overload_tables(report),
+    ]
+
+
+DEPENDENCY_HEADERS = ("dependency", "calls", "peak in flight", "peak line", "wait p95", "outcomes")
+
+
+def _overload_tables(report: Report) -> list[tuple[str, Sequence[str], list[list[str]]]]:
+    """The dependencies and the overload numbers, when the run had dependencies."""
+    if not report["dependencies"]:
+        return []
+    overload = report["overload"]
+    recovery = overload["recovery_s"]
+    recovered = (
+        "no fault" if recovery is None else "never" if recovery == "never" else format_s(recovery)
+    )
+    rows = [
+        ["attempts per task", f"{overload['attempts_per_task']:.2f}"],
+        ["at the peak", f"{overload['peak_attempts_per_task']:.2f}"],
+        ["recovered after the last fault", recovered],
+    ]
+    deps = [_dependency_row(dep) for dep in report["dependencies"]]
+    return [("Dependencies", DEPENDENCY_HEADERS, deps), ("Overload", ("", "value"), rows)]
+
+
+def _dependency_row(dep: dict[str, Any]) -> list[str]:
+    outcomes = {**dep["outcomes"], **dep["rejected"]}
+    wait = dep["wait_p95_s"]
+    return [
+        dep["name"],
+        str(dep["calls"]),
+        str(dep["peak_in_flight"]),
+        str(dep["peak_line"]),
+        format_s(wait) if wait is not None else "-",
+        ", ".join(f"{name} {n}" for name, n in outcomes.items()),
     ]
 
 

@@ -29,6 +29,8 @@ TOP_KEYS = [
     "workers",
     "failures_by_error",
     "dlq",
+    "overload",
+    "dependencies",
     "notes",
 ]
 GROUP_KEYS = [
@@ -67,7 +69,7 @@ def test_every_json_key_is_documented() -> None:
     report = small_report()
     keys = set(report) | set(report["run"]) | set(report["workers"][0]) | set(report["dlq"])
     keys |= set(report["by_priority"][0]) | set(report["by_type"][0])
-    keys |= {f"wait.{key}" for key in WAIT_KEYS}
+    keys |= {f"wait.{key}" for key in WAIT_KEYS} | set(report["overload"])
     assert keys - documented == set()
 
 
