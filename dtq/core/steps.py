@@ -285,5 +285,6 @@ class Steps:
         if outcome is not None:
             event["outcome"] = outcome
             started = call.started_t if served is None else served.started_t
-            event["served_s"] = round(now - started, 6) if started is not None else 0.0
+            # null: cancelled while still in line, never served.
+            event["served_s"] = round(now - started, 6) if started is not None else None
         self.sched.emit(event)

@@ -12,10 +12,10 @@ import types
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Tag
 from pydantic_core import ErrorDetails
 
-from dtq.scenario.models import KIND_PATTERN, NAME_PATTERN, Scenario
+from dtq.scenario.models import KIND_PATTERN, NAME_PATTERN, STRUCTURAL_TAGS, Scenario
 from dtq.scenario.references import Loc, Problem
 
 ModelLoc = tuple[int | str, ...]
@@ -180,6 +180,8 @@ def _data_loc(model_loc: ModelLoc, data: Any) -> tuple[Loc, bool]:
     for item in model_loc:
         if item == "[key]":
             return tuple(path), True
+        if item in STRUCTURAL_TAGS:
+            continue
         if isinstance(node, dict):
             key = _find_key(node, item)
             if key is _MISSING and any(node.get(name) == item for name in _DISCRIMINATORS):
@@ -298,6 +300,10 @@ def _is_union(annotation: Any) -> bool:
 
 
 def _has_tag(member: Any, tag: object) -> bool:
+    if get_origin(member) is Annotated:
+        if any(isinstance(meta, Tag) and meta.tag == tag for meta in get_args(member)[1:]):
+            return True
+        member = get_args(member)[0]
     fields = getattr(member, "model_fields", {})
     return any(
         get_origin(field.annotation) is Literal and tag in get_args(field.annotation)

@@ -111,27 +111,43 @@ Distribution = Annotated[
 ]
 
 
+# Tags of the unions chosen by the shape of the value rather than by a key: messages
+# leave them out of the path they show (`steps.0.work`, not `steps.0._work_step.work`).
+STRUCTURAL_TAGS = frozenset({"_distribution", "_fixed", "_work_step", "_call_step"})
+
+
+def _fixed_or_distribution(value: Any) -> str:
+    return "_distribution" if isinstance(value, dict | BaseModel) else "_fixed"
+
+
+# A time written as a duration (`2ms`: always that long) or as a distribution.
+TimeSpec = Annotated[
+    Annotated[Distribution, Tag("_distribution")] | Annotated[Duration, Tag("_fixed")],
+    Discriminator(_fixed_or_distribution),
+]
+
+
 class WorkStep(Model):
     """Local work inside an attempt: a fixed time (`work: 2ms`) or a distribution."""
 
-    work: Distribution | Duration
+    work: TimeSpec
 
 
 class CallStep(Model):
     """A call to a dependency: wait for a slot, then hold it for the call's latency."""
 
     call: Annotated[str, Field(pattern=KIND_PATTERN)]
-    latency: Distribution | Duration | None = None
+    latency: TimeSpec | None = None
 
 
 def _step_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "call" if "call" in value else "work"
-    return "call" if isinstance(value, CallStep) else "work"
+        return "_call_step" if "call" in value else "_work_step"
+    return "_call_step" if isinstance(value, CallStep) else "_work_step"
 
 
 Step = Annotated[
-    Annotated[WorkStep, Tag("work")] | Annotated[CallStep, Tag("call")],
+    Annotated[WorkStep, Tag("_work_step")] | Annotated[CallStep, Tag("_call_step")],
     Discriminator(_step_kind),
 ]
 
@@ -197,7 +213,7 @@ class Dependency(Model):
     """A downstream that task steps call, with limited capacity."""
 
     concurrency: int | None = Field(default=None, ge=1, le=1_000_000)
-    latency: Distribution | Duration = 0.0
+    latency: TimeSpec = 0.0
     queue_limit: int | None = Field(default=None, ge=0, le=100_000_000)
     rate_limit: RateLimit | None = None
     abandoned: Literal["continue", "cancel"] = "continue"

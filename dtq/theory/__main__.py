@@ -1,9 +1,12 @@
-"""`python -m dtq.theory`: compare virtual-clock runs with queueing theory."""
+"""`python -m dtq.theory`: the virtual clock against queueing theory, then overload
+against published results (`make theory`)."""
 
 from __future__ import annotations
 
 import sys
 
+from dtq.theory import overload
 from dtq.theory.validate import main
 
-sys.exit(main())
+queueing = main()
+sys.exit(queueing or overload.main([]))

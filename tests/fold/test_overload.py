@@ -1,0 +1,102 @@
+"""What dependencies did, as the reducer, verify and expectations read it from real runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from dtq.engine import runner
+from dtq.fold.expect import evaluate
+from dtq.fold.metrics import peak_amplification, recovery_s
+from dtq.fold.state import fold
+from dtq.log.verify import verify_log
+from dtq.scenario import load_scenario
+from dtq.scenario.durations import SECONDS_CONTEXT
+from dtq.scenario.models import Expect
+from tests.helpers import SCENARIOS_DIR, run_virtual
+
+
+def metastable(trigger_until_s: float) -> Any:
+    """metastable.yaml with its slowdown ending at `trigger_until_s`."""
+    model = load_scenario(SCENARIOS_DIR / "metastable.yaml").model
+    data = model.model_dump(by_alias=True)
+    data["faults"][0]["until"] = trigger_until_s
+    return type(model).model_validate(data, context=SECONDS_CONTEXT)
+
+
+@pytest.fixture(scope="module")
+def short_and_long() -> tuple[Any, Any]:
+    """The folded states of a 1 s trigger (recovered) and a 4 s one (metastable)."""
+    return tuple(fold(run_virtual(metastable(t))[1]) for t in (11.0, 14.0))  # type: ignore[return-value]
+
+
+def test_a_short_trigger_recovers_and_a_long_one_never_does(short_and_long: Any) -> None:
+    short, long = short_and_long
+    recovered = recovery_s(short)
+    assert recovered is not None and recovered < 5.0
+    assert recovery_s(long) == math.inf
+    assert peak_amplification(long) > 3.5 > 1.5 > peak_amplification(short)
+
+
+def test_the_dependency_is_folded_with_its_peaks_and_outcomes(short_and_long: Any) -> None:
+    short, long = short_and_long
+    db = long.dependencies.by_name["db"]
+    assert db.peak_in_flight == 10  # never more than its slots
+    assert db.peak_line > 100
+    assert db.outcomes["abandoned"] > 0 and db.outcomes["ok"] > 0
+    assert db.started == sum(db.outcomes.values())
+    assert short.dependencies.by_name["db"].outcomes.get("abandoned", 0) < db.outcomes["abandoned"]
+
+
+def test_expectations_of_recovery_and_amplification(short_and_long: Any) -> None:
+    short, long = short_and_long
+    expect = Expect.model_validate(
+        {"recover_within": "5s", "amplification_max": 2.0, "dlq_max": {"exhausted": 0}}
+    )
+    assert [c.passed for c in evaluate(expect, short)] == [True, True, True]
+    failed = evaluate(expect, long)
+    assert [c.passed for c in failed] == [False, False, False]
+    assert failed[1].observed == "never recovered" or "never" in failed[1].observed
+
+
+def test_verify_proves_the_slots_were_never_exceeded(tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    loaded = load_scenario(SCENARIOS_DIR / "metastable.yaml")
+    status = runner.run(loaded, log_path=log, observers=[])
+    assert status.status == "completed"
+    assert verify_log(log).is_valid
+    lines = log.read_bytes().splitlines()
+    for index, line in enumerate(lines):
+        event = orjson.loads(line)
+        if event["event"] == "call_started":
+            event["in_flight"] = 11
+            lines[index] = orjson.dumps(event)
+            break
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"\n".join(lines) + b"\n")
+    verdict = verify_log(broken)
+    assert not verdict.is_valid
+    assert "db serves 11 calls at once; its limit now is 10" in verdict.violations[0].message
+
+
+def test_a_stepped_scenario_runs_on_the_real_clock_and_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "real.yaml"
+    path.write_text(
+        "name: real\nclock: real\ntime_scale: 20\nworkers: 8\n"
+        "dependencies:\n  db: {concurrency: 2, latency: 10ms, queue_limit: 5}\n"
+        "retry: {max_attempts: 2, backoff: none}\n"
+        "task_types:\n  job: {priority: 1, steps: [{work: 1ms}, {call: db}], timeout: 40ms}\n"
+        "arrivals:\n  - {pattern: poisson, task: job, rate: 200, from: 0s, until: 2s}\n"
+    )
+    log = tmp_path / "real.jsonl"
+    result = runner.run(load_scenario(path), log_path=log, observers=[])
+    assert result.status == "completed"
+    verdict = verify_log(log)
+    assert verdict.is_valid, verdict.violations[:3]
+    state = fold(orjson.loads(line) for line in log.read_bytes().splitlines())
+    assert state.dependencies.by_name["db"].peak_in_flight <= 2
+    assert state.totals()["pending"] == 0
