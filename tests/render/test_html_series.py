@@ -162,3 +162,18 @@ def test_fold_series_reads_a_log_file(tmp_path: Path) -> None:
     assert reader.warnings == []
     assert state.sample_t[-1] == 5.0
     assert len(state.windows) == 2
+
+
+def test_a_dependency_gets_its_in_flight_and_line_over_time(tmp_path: Path) -> None:
+    """The metastable run: calls pile up in line while in-flight stays at the slots."""
+    from dtq.engine import runner
+    from dtq.render.html.series import dependency_keys
+    from dtq.scenario import load_scenario
+    from tests.helpers import SCENARIOS_DIR
+
+    log = tmp_path / "metastable.jsonl"
+    runner.run(load_scenario(SCENARIOS_DIR / "metastable.yaml"), log_path=log)
+    state, _ = fold_series(log)
+    in_flight, line = dependency_keys("db")
+    assert max(state.samples[in_flight]) == 10
+    assert max(state.samples[line]) > 1000

@@ -165,9 +165,8 @@ def _waiting(counts: Counts | None) -> int:
 
 
 def _dependencies(state: RunState) -> Mapping[str, DependencyGauge]:
-    """The reducer's dependency gauges, once it has them (`RunState.dependencies`)."""
-    found = getattr(state, "dependencies", None)
-    return found if isinstance(found, Mapping) else {}
+    """The reducer's dependency gauges: in flight and line now, by dependency name."""
+    return state.dependencies.by_name
 
 
 def _window(fault: FaultInfo, end_s: float) -> FaultWindow:
