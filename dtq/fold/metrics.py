@@ -127,3 +127,17 @@ def goodput_per_s(state: RunState) -> list[tuple[float, int, int]]:
     succeeded = state.over_time.values("succeeded")
     started = state.over_time.values("started")
     return [(i * width, s, a) for i, (s, a) in enumerate(zip(succeeded, started, strict=True))]
+
+
+def dependency_slots(state: RunState, name: str) -> int | None:
+    """How many calls dependency `name` may serve at once now (None: no limit), as the
+    scenario sets it and a slowdown in force scales it (at least one slot)."""
+    scenario = state.meta.scenario if state.meta is not None else {}
+    declared = (scenario.get("dependencies") or {}).get(name)
+    limit = declared.get("concurrency") if isinstance(declared, dict) else None
+    if not isinstance(limit, int):
+        return None
+    for fault in state.active_faults.values():
+        if fault.kind == "slowdown" and fault.dependency == name and fault.capacity is not None:
+            return max(1, math.floor(limit * fault.capacity))
+    return limit

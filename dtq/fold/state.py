@@ -147,6 +147,9 @@ class FaultInfo:
     tasks: tuple[str, ...] | None
     workers: int | None
     restart_after: float | None
+    dependency: str | None = None
+    capacity: float | None = None
+    latency: float | None = None
 
     @classmethod
     def from_event(cls, event: Event) -> FaultInfo:
@@ -161,6 +164,9 @@ class FaultInfo:
             tasks=tuple(tasks) if isinstance(tasks, list) else None,
             workers=event.get("workers"),
             restart_after=event.get("restart_after"),
+            dependency=event.get("dependency"),
+            capacity=event.get("capacity"),
+            latency=event.get("latency"),
         )
 
 

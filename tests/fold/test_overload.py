@@ -100,3 +100,16 @@ def test_a_stepped_scenario_runs_on_the_real_clock_and_verifies(tmp_path: Path) 
     state = fold(orjson.loads(line) for line in log.read_bytes().splitlines())
     assert state.dependencies.by_name["db"].peak_in_flight <= 2
     assert state.totals()["pending"] == 0
+
+
+def test_a_slowdown_in_force_scales_the_slots_the_dashboard_shows(tmp_path: Path) -> None:
+    from dtq.fold.metrics import dependency_slots
+
+    log = tmp_path / "run.jsonl"
+    runner.run(load_scenario(SCENARIOS_DIR / "metastable.yaml"), log_path=log)
+    events = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    during = fold(e for e in events if e["t"] < 12.0)
+    after = fold(e for e in events if e["t"] < 16.0)
+    assert dependency_slots(during, "db") == 2  # 10 slots at capacity 0.2
+    assert dependency_slots(after, "db") == 10
+    assert dependency_slots(after, "nothing") is None
