@@ -1,6 +1,6 @@
 """Row 7: no-op tasks per second through a Redis queue, dtq beside RQ, Celery and the floor.
 
-All on the same Redis (database 12, every key this benchmark makes is deleted after):
+All on the same Redis (database 12, every key named after one of its variants is deleted after):
 
 - dtq: `dtq run`'s coordinator (no worker of its own) plus 4 `dtq worker` processes,
   events on: every state change goes through the Redis stream into the JSONL log. Two
@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -46,6 +47,8 @@ PROCESSES = int(os.environ.get("DTQ_BENCH_PROCESSES", "4"))
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TIMEOUT_S = 300.0
+# How long the dtq variant waits for its worker processes to join the run.
+JOIN_WAIT_S = 45.0
 
 _NOOP = "bench.redis_backend.peer_noop"
 _COUNTER_ENV = "DTQ_BENCH_COUNTER"
@@ -99,16 +102,32 @@ celery_app = _celery_app() if os.environ.get(_QUEUE_ENV) else None
 # -- helpers ------------------------------------------------------------------------------
 
 
+_NAMES: list[str] = []
+
+
+def _new_name() -> str:
+    """A fresh name for one variant's keys (queue, namespace ...), remembered for cleanup."""
+    name = f"dtq-bench-{uuid.uuid4().hex[:8]}"
+    _NAMES.append(name)
+    return name
+
+
 @contextlib.contextmanager
 def _own_keys(client: redis.Redis) -> Iterator[None]:
-    """Delete every key that appears in the benchmark database while the block runs."""
-    before = set(client.scan_iter(count=1000))
+    """Delete the keys named after this benchmark's variants once the block ends.
+
+    Only keys bearing one of the names this process made: another benchmark may be
+    running on the same database, and its keys (a run's state ...) are not ours to delete.
+    """
+    first = len(_NAMES)
     try:
         yield
     finally:
-        new = set(client.scan_iter(count=1000)) - before
-        if new:
-            client.unlink(*new)
+        for name in _NAMES[first:]:
+            keys = list(client.scan_iter(match=f"*{name}*", count=1000))
+            if keys:
+                client.unlink(*keys)
+        del _NAMES[first:]
 
 
 _OUTPUTS: dict[int, IO[bytes]] = {}
@@ -173,29 +192,77 @@ def measure_dtq(tasks: int, tmp: Path, *, instant: bool) -> float:
             "name": "bench",
             "clock": "real",
             "backend": URL,
+            # Leases are renewed every second; a generous timeout also gives the
+            # coordinator (held at the gate below) time before workers give it up.
+            "visibility_timeout": "30s",
             "task_types": {"noop": {"duration": duration}},
-            "arrivals": [{"pattern": "burst", "task": "noop", "count": tasks, "at": "6s"}],
+            "arrivals": [{"pattern": "burst", "task": "noop", "count": tasks}],
         }
     ).model_copy(update={"workers": 0})
-    namespace = f"dtq-bench-{uuid.uuid4().hex[:8]}"
+    namespace = _new_name()
     env = {**os.environ, NAMESPACE_ENV: namespace}
     cmd = [sys.executable, "-m", "dtq", "worker", "--broker", URL, "--concurrency", "1"]
     workers = [_start([*cmd, "--wait", "60"], env) for _ in range(PROCESSES)]
     os.environ[NAMESPACE_ENV] = namespace
     log = tmp / f"dtq-{namespace}.jsonl"
+    gate = _JoinGate(workers)
     try:
         loaded = LoadedScenario(Path("bench.yaml"), "bench", model, "0" * 64)
-        outcome = runner.run(loaded, log_path=log)
+        outcome = runner.run(loaded, log_path=log, observers=[gate.see], on_engine=gate.hold)
     finally:
         os.environ.pop(NAMESPACE_ENV, None)
         _stop(workers)
+    if gate.failure is not None:
+        raise gate.failure
     if outcome.status != "completed" or outcome.totals["succeeded"] != tasks:
         raise BenchFailed(f"dtq: the run ended {outcome.status}: {outcome.error}")
     return tasks / (outcome.elapsed_s - _first_submission(log, tasks))
 
 
+class _JoinGate:
+    """Holds the burst back until every worker process has joined the run.
+
+    The worker processes start with the run, and under load starting Python and
+    importing dtq takes seconds: a burst at a set time could come before some of them
+    joined and be served by fewer. So the coordinator takes its first arrival only once
+    the log shows `worker_started` for all of them (the burst is due at 0s, so it goes
+    to Redis at once after that); a worker process that dies, or a join that takes
+    longer than JOIN_WAIT_S, fails the measurement instead.
+    """
+
+    def __init__(self, processes: Sequence[subprocess.Popen[bytes]]) -> None:
+        self._processes = processes
+        self._joined = 0
+        self._all_joined = threading.Event()
+        self.failure: BenchFailed | None = None
+
+    def see(self, events: list[dict[str, Any]]) -> None:
+        """The sink's observer: count the joins (on the coordinator's reader thread)."""
+        self._joined += sum(1 for e in events if e["event"] == "worker_started")
+        if self._joined >= len(self._processes):
+            self._all_joined.set()
+
+    def hold(self, engine: Any) -> None:
+        """The runner's `on_engine` hook: the engine takes its arrivals through the gate."""
+        engine._tasks = self._after_joins(engine._tasks)
+
+    def _after_joins(self, tasks: Iterator[Any]) -> Iterator[Any]:
+        deadline = time.perf_counter() + JOIN_WAIT_S
+        while not self._all_joined.wait(0.05):
+            dead = [p for p in self._processes if p.poll() is not None]
+            if dead or time.perf_counter() > deadline:
+                late = dead or self._processes
+                why = "exited" if dead else f"{JOIN_WAIT_S:g}s passed"
+                why += f"; a worker said: {_output(late[0])[-500:]!r}"
+                self.failure = BenchFailed(
+                    f"dtq: {self._joined} of {len(self._processes)} workers joined ({why})"
+                )
+                return  # no arrivals: the run completes empty, and the failure is raised
+        yield from tasks
+
+
 def _first_submission(log: Path, tasks: int) -> float:
-    """When the burst was submitted; every worker must have joined before it."""
+    """When the burst was submitted; every worker joined before it (the gate sees to it)."""
     import orjson
 
     joined: list[float] = []
@@ -218,7 +285,7 @@ def measure_rq(tasks: int, client: redis.Redis) -> float:
     """Jobs per second through 4 `rq worker` processes (SimpleWorker)."""
     from rq import Queue, Worker
 
-    name = f"dtq-bench-{uuid.uuid4().hex[:8]}"
+    name = _new_name()
     counter = f"{name}:done"
     env = {**os.environ, _COUNTER_ENV: counter}
     rq = shutil.which("rq", path=str(BIN)) or "rq"
@@ -249,7 +316,7 @@ def _rq_done(client: redis.Redis, counter: str, queue: Any, tasks: int) -> bool:
 
 def measure_celery(tasks: int, client: redis.Redis) -> float:
     """Tasks per second through one Celery worker: prefork pool, concurrency 4."""
-    name = f"dtq-bench-{uuid.uuid4().hex[:8]}"
+    name = _new_name()
     counter = f"{name}:done"
     env = {**os.environ, _COUNTER_ENV: counter, _QUEUE_ENV: name}
     celery = shutil.which("celery", path=str(BIN)) or "celery"
@@ -279,7 +346,7 @@ def measure_celery(tasks: int, client: redis.Redis) -> float:
 
 def measure_floor(tasks: int, client: redis.Redis, *, batch: int) -> float:
     """Claims per second of a bare loop: one Lua claim (ZPOPMIN into leases), ZREM to ack."""
-    name = f"dtq-bench-{uuid.uuid4().hex[:8]}"
+    name = _new_name()
     ready, leases = f"{name}:ready", f"{name}:leases"
     for chunk in range(0, tasks, 5000):
         client.zadd(ready, {f"task-{i:08d}": 5 for i in range(chunk, min(tasks, chunk + 5000))})
