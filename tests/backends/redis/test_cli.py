@@ -21,17 +21,23 @@ TASKS = 16
 
 
 def _scenario(folder: Path, url: str) -> Path:
-    """16 tasks of 250ms (some fail and are retried); leases expire after 1s of silence."""
+    """16 tasks of 1s (some fail and are retried); leases expire after 10s of silence.
+
+    Heartbeats go every second, so a live process may miss nine in a row (a loaded CI
+    machine starves processes for seconds) and still keep its workers and leases; the
+    killed process sends none, and its tasks are redelivered once its 10s are up. Tasks of
+    1s keep the killed workers' attempts in flight while the test notices them and kills.
+    """
     data: dict[str, Any] = {
         "name": "killed",
         "seed": 4,
         "clock": "real",
         "workers": 2,
         "backend": url,
-        "visibility_timeout": "1s",
+        "visibility_timeout": "10s",
         "retry": {"max_attempts": 5, "backoff": "fixed", "base_delay": "10ms"},
         "task_types": {
-            "job": {"duration": {"dist": "constant", "value": "250ms"}, "failures": {"io": 0.1}}
+            "job": {"duration": {"dist": "constant", "value": "1s"}, "failures": {"io": 0.1}}
         },
         "arrivals": [{"pattern": "burst", "task": "job", "count": TASKS}],
     }
