@@ -8,8 +8,10 @@ the file would write them (`true`, `null`, `'text'`), kept short enough for one 
 from __future__ import annotations
 
 import difflib
+import re
 import types
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Tag
@@ -51,6 +53,11 @@ _PATTERN_RULES = {
     _BACKEND_PATTERN: "must be memory or a redis URL such as redis://127.0.0.1:6379/0",
 }
 _MISSING = object()
+_NUMBER_KINDS = {"int_type", "int_parsing", "float_type", "float_parsing"}
+_WHOLE_KINDS = {"int_type", "int_parsing"}
+# What YAML 1.1 leaves as text although it reads as a number: an exponent without a dot
+# or without a sign (`1e9`, `1.0e9`), or a number someone quoted.
+_NUMBER_TEXT = re.compile(r"^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?)(\d+))?$")
 
 
 def describe_errors(errors: Sequence[ErrorDetails], data: Any) -> list[Problem]:
@@ -110,9 +117,33 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "too_short" and ctx.get("min_length") == "1":
         return "must not be empty"
     try:
-        return _TEMPLATES[kind].format(got=_show(value), **ctx)
+        return _TEMPLATES[kind].format(got=_show(value), **ctx) + _number_hint(kind, value)
     except KeyError:  # a rule without a plain wording yet: pydantic's own, lower-cased
         return f"{error['msg'][:1].lower()}{error['msg'][1:]} (got {_show(value)})"
+
+
+def _number_hint(kind: str, value: object) -> str:
+    """How to write a number that YAML read as text (`1e9` is text to YAML 1.1)."""
+    match = _NUMBER_TEXT.match(value.strip()) if isinstance(value, str) else None
+    if kind not in _NUMBER_KINDS or match is None or not (match.group(2) or match.group(3)):
+        return ""
+    sign, whole, fraction, exponent_sign, exponent = match.groups()
+    number = Decimal(match.group(0))
+    if kind in _WHOLE_KINDS and number != number.to_integral_value():
+        return ""
+    if exponent is None:
+        return f"; numbers are written without quotes: {match.group(0)}"
+    forms = (
+        []
+        if kind in _WHOLE_KINDS
+        else [f"{sign}{whole or 0}.{fraction or 0}e{exponent_sign or '+'}{exponent}"]
+    )
+    plain = format(number.to_integral_value() if kind in _WHOLE_KINDS else number, "f")
+    if len(plain) <= 24:
+        forms.append(plain)
+    if not forms:
+        return ""
+    return f"; YAML reads {value} as text, not a number: write {' or '.join(forms)}"
 
 
 def _did_you_mean(word: object, choices: Sequence[str]) -> str:

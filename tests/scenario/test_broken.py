@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dtq.cli import main
 
@@ -235,3 +236,90 @@ def test_every_file_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str
     captured = capsys.readouterr()
     assert captured.out == f"ok  {good} (2 task types, 1 arrival, ~10 tasks)\n"
     assert captured.err.startswith(f"{bad}:1:10: workers:")
+
+
+# Every numeric field of a scenario, with `%s` where the number goes; all others valid.
+NUMERIC_FIELDS = [
+    ("seed", "seed: %s\n" + GOOD_TAIL, "whole"),
+    ("time_scale", "time_scale: %s\n" + GOOD_TAIL, "number"),
+    ("workers", "workers: %s\n" + GOOD_TAIL, "whole"),
+    ("retry.max_attempts", "retry: {max_attempts: %s}\n" + GOOD_TAIL, "whole"),
+    ("task_types.email.priority", "task_types:\n  email: {priority: %s}\n" + ONE_ARRIVAL, "whole"),
+    (
+        "task_types.email.failures.network",
+        "task_types:\n  email: {failures: {network: %s}}\n" + ONE_ARRIVAL,
+        "number",
+    ),
+    (
+        "task_types.email.duration.sigma",
+        "task_types:\n  email: {duration: {dist: lognormal, median: 1s, sigma: %s}}\n"
+        + ONE_ARRIVAL,
+        "number",
+    ),
+    (
+        "arrivals.1.rate",
+        GOOD_TAIL + "  - {task: email, pattern: poisson, rate: %s, until: 1s}\n",
+        "number",
+    ),
+    (
+        "arrivals.1.start_rate",
+        GOOD_TAIL + "  - {task: email, pattern: ramp, start_rate: %s, end_rate: 1, until: 1s}\n",
+        "number",
+    ),
+    (
+        "arrivals.1.end_rate",
+        GOOD_TAIL + "  - {task: email, pattern: ramp, start_rate: 1, end_rate: %s, until: 1s}\n",
+        "number",
+    ),
+    ("arrivals.1.count", GOOD_TAIL + "  - {task: email, pattern: burst, count: %s}\n", "whole"),
+    (
+        "faults.0.rate",
+        GOOD_TAIL + "faults:\n  - {kind: outage, error: network, rate: %s, until: 1s}\n",
+        "number",
+    ),
+    (
+        "faults.0.workers",
+        GOOD_TAIL + "faults:\n  - {kind: worker_crash, at: 1s, workers: %s}\n",
+        "whole",
+    ),
+    ("expect.dlq_max", GOOD_TAIL + "expect: {dlq_max: %s}\n", "whole"),
+    ("expect.completed_min", GOOD_TAIL + "expect: {completed_min: %s}\n", "number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "template", "kind"), NUMERIC_FIELDS, ids=[field[0] for field in NUMERIC_FIELDS]
+)
+def test_a_number_yaml_reads_as_text_says_how_to_write_it(
+    path: str, template: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`1e3` is text to YAML 1.1: every numeric field says how to write it so it is a number."""
+    file = tmp_path / "x.yaml"
+    file.write_text(template % "1e3", encoding="utf-8")
+
+    assert main(["validate", str(file)]) == 2
+
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if f": {path}: " in line)
+    forms = "1000" if kind == "whole" else "1.0e+3 or 1000"
+    assert line.endswith(f"(got '1e3'); YAML reads 1e3 as text, not a number: write {forms}")
+
+
+@pytest.mark.parametrize("value", ["1.0e+3", "1000"])
+def test_the_suggested_forms_are_numbers_to_yaml(value: str) -> None:
+    """What the hint suggests does read as a number."""
+    assert yaml.safe_load(f"a: {value}")["a"] == 1000
+
+
+def test_a_quoted_number_says_to_drop_the_quotes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`workers: '3'` is text: the message says numbers are written without quotes."""
+    file = tmp_path / "x.yaml"
+    file.write_text("workers: '3'\n" + GOOD_TAIL, encoding="utf-8")
+
+    assert main(["validate", str(file)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"{file}:1:10: workers: must be a whole number (got '3'); "
+        "numbers are written without quotes: 3"
+    )
