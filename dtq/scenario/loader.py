@@ -2,8 +2,9 @@
 
 `yamlread` reads the YAML into plain data with a position for every key and value.
 Pydantic then validates the data strictly (`true` is not a number), `references` checks
-the names, `messages` rewords what pydantic found, and each problem becomes one line
-`file:line:col: dotted.path: message`, all of them in one pass, sorted by position.
+the names (those of task types even when the rest fails), `messages` rewords what
+pydantic found, and each problem becomes one line `file:line:col: dotted.path: message`,
+all of them in one pass, sorted by position.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dtq.errors import ScenarioError, UsageError
 from dtq.scenario.durations import DURATION_PATTERN, SECONDS_CONTEXT, format_duration
 from dtq.scenario.messages import describe_errors, dotted
 from dtq.scenario.models import Scenario
-from dtq.scenario.references import Problem, check_references
+from dtq.scenario.references import Problem, check_names, check_references
 from dtq.scenario.yamlread import Document, Located, decode, read_bytes, read_yaml
 
 _OVERRIDE_FLAGS = {
@@ -142,7 +143,8 @@ def _check_text(text: str) -> tuple[Scenario | None, list[Located]]:
         model = Scenario.model_validate(document.data, strict=True)
     except ValidationError as exc:
         model = None
-        problems = describe_errors(exc.errors(), document.data)
+        # Names are checked even so: a typo in a task name comes out in this same pass.
+        problems = describe_errors(exc.errors(), document.data) + check_names(document.data)
     else:
         problems = check_references(model)
     return model, document.locate(problems)

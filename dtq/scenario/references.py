@@ -1,20 +1,26 @@
 """Checks across a parsed scenario: names that must refer to something, budgets and URLs.
 
 Each check returns `Problem`s that carry the data path of the offending key or value,
-so the loader can point at it in the file. They run only on a model that parsed.
+so the loader can point at it in the file. Most run only on a model that parsed; the
+names that refer to task types are checked on the file's data as soon as `task_types`
+itself parses, so they are reported in the same pass as any other problem.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+
+from pydantic import Field, TypeAdapter, ValidationError
 
 from dtq.events import ERROR_CRASH, ERROR_TIMEOUT
 from dtq.scenario.models import (
+    KIND_PATTERN,
     MAX_TASKS,
     BurstArrival,
     CallStep,
@@ -24,6 +30,7 @@ from dtq.scenario.models import (
     RampArrival,
     Scenario,
     Slowdown,
+    TaskType,
     WorkerCrash,
 )
 
@@ -49,12 +56,11 @@ class Problem:
 
 def check_references(scenario: Scenario) -> list[Problem]:
     """Every cross-reference problem of a scenario whose model already validated."""
+    priorities = {name: task_type.priority for name, task_type in scenario.task_types.items()}
+    data = scenario.model_dump(by_alias=True, include={"arrivals", "faults", "expect"})
     checks = (
-        _arrival_tasks,
-        _outage_tasks,
         _reserved_kinds,
         _retry_on,
-        _wait_priorities,
         _crash_sizes,
         _task_budget,
         _backend,
@@ -65,7 +71,17 @@ def check_references(scenario: Scenario) -> list[Problem]:
     from dtq.scenario.retry_checks import redis_retry_problems, type_retry_problems
 
     every = (*checks, type_retry_problems, redis_retry_problems)
-    return [problem for check in every for problem in check(scenario)]
+    problems = list(_name_problems(priorities, data))
+    return problems + [problem for check in every for problem in check(scenario)]
+
+
+def check_names(data: Any) -> list[Problem]:
+    """The task type names and priorities the file refers to, checked on its data (not a
+    model) whenever its `task_types` section parses, however broken the rest is."""
+    priorities = _parsed_priorities(data)
+    if priorities is None:
+        return []
+    return list(_name_problems(priorities, data))
 
 
 def estimate_tasks(scenario: Scenario) -> int:
@@ -96,24 +112,68 @@ def _arrival_tasks_estimate(
     return math.ceil(arrival.rate * window_s)
 
 
-def _unknown_task(name: str, scenario: Scenario) -> str:
-    return f"unknown task type '{name}'; known: {', '.join(sorted(scenario.task_types))}"
+@functools.cache
+def _task_types_adapter() -> TypeAdapter[dict[str, TaskType]]:
+    # The same rules as Scenario.task_types: a lower_snake_case name to a TaskType.
+    return TypeAdapter(dict[Annotated[str, Field(pattern=KIND_PATTERN)], TaskType])
 
 
-def _arrival_tasks(scenario: Scenario) -> Iterator[Problem]:
-    for index, arrival in enumerate(scenario.arrivals):
-        if arrival.task not in scenario.task_types:
-            yield Problem(("arrivals", index, "task"), _unknown_task(arrival.task, scenario))
+def _parsed_priorities(data: Any) -> dict[str, int] | None:
+    """Each task type's priority, or None unless the `task_types` section parses alone."""
+    raw = data.get("task_types") if isinstance(data, dict) else None
+    if not isinstance(raw, dict) or not raw:
+        return None
+    try:
+        parsed = _task_types_adapter().validate_python(raw, strict=True)
+    except ValidationError:
+        return None
+    return {name: task_type.priority for name, task_type in parsed.items()}
 
 
-def _outage_tasks(scenario: Scenario) -> Iterator[Problem]:
-    for index, fault in enumerate(scenario.faults):
-        if not isinstance(fault, Outage) or fault.tasks is None:
-            continue
-        for position, name in enumerate(fault.tasks):
-            if name not in scenario.task_types:
-                loc = ("faults", index, "tasks", position)
-                yield Problem(loc, _unknown_task(name, scenario))
+def _name_problems(priorities: Mapping[str, int], data: Any) -> Iterator[Problem]:
+    """Arrivals and outages naming no task type; wait_p95 for a priority no type has."""
+    for loc, name in _task_names(data):
+        if name not in priorities:
+            yield Problem(loc, _unknown_task(name, priorities))
+    yield from _wait_priorities(set(priorities.values()), data)
+
+
+def _task_names(data: Any) -> Iterator[tuple[Loc, str]]:
+    """Where the data names a task type (as text: other values are schema problems)."""
+    for index, arrival in _entries(data, "arrivals"):
+        if isinstance(arrival.get("task"), str):
+            yield ("arrivals", index, "task"), arrival["task"]
+    for index, fault in _entries(data, "faults"):
+        names = fault.get("tasks")
+        for position, name in enumerate(names if isinstance(names, list) else ()):
+            if isinstance(name, str):
+                yield ("faults", index, "tasks", position), name
+
+
+def _entries(data: Any, key: str) -> Iterator[tuple[int, dict[Any, Any]]]:
+    """The mappings listed under `key` in the data, with their indexes."""
+    entries = data.get(key) if isinstance(data, dict) else None
+    for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+        if isinstance(entry, dict):
+            yield index, entry
+
+
+def _unknown_task(name: str, priorities: Mapping[str, int]) -> str:
+    known = sorted(priorities)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown task type '{name}'{hint}; known: {', '.join(known)}"
+
+
+def _wait_priorities(priorities: set[int], data: Any) -> Iterator[Problem]:
+    expect = data.get("expect") if isinstance(data, dict) else None
+    waits = expect.get("wait_p95") if isinstance(expect, dict) else None
+    known = ", ".join(str(priority) for priority in sorted(priorities))
+    for priority in waits if isinstance(waits, dict) else ():
+        is_number = isinstance(priority, int) and not isinstance(priority, bool)
+        if is_number and 1 <= priority <= 10 and priority not in priorities:
+            loc = ("expect", "wait_p95", priority)
+            yield Problem(loc, f"no task type has priority {priority}; known: {known}", at="key")
 
 
 def _reserved_kinds(scenario: Scenario) -> Iterator[Problem]:
@@ -152,15 +212,6 @@ def _retry_on_kinds(where: Loc, kinds: list[str], known: list[str]) -> Iterator[
         close = difflib.get_close_matches(kind, known, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         yield Problem(loc, f"unknown error kind '{kind}'{hint}; known: {', '.join(known)}")
-
-
-def _wait_priorities(scenario: Scenario) -> Iterator[Problem]:
-    priorities = sorted({task_type.priority for task_type in scenario.task_types.values()})
-    known = ", ".join(str(priority) for priority in priorities)
-    for priority in scenario.expect.wait_p95 or {}:
-        if priority not in priorities:
-            loc = ("expect", "wait_p95", priority)
-            yield Problem(loc, f"no task type has priority {priority}; known: {known}", at="key")
 
 
 def _crash_sizes(scenario: Scenario) -> Iterator[Problem]:

@@ -52,7 +52,7 @@ CASES = [
         "unknown_task_type",
         GOOD_TAIL + "  - {task: emial, pattern: constant, rate: 5, until: 10s}\n",
         "6:12: arrivals.1.task",
-        "unknown task type 'emial'; known: email, report",
+        "unknown task type 'emial' (did you mean 'email'?); known: email, report",
     ),
     (
         "duration_unit",
@@ -323,3 +323,56 @@ def test_a_quoted_number_says_to_drop_the_quotes(
         f"{file}:1:10: workers: must be a whole number (got '3'); "
         "numbers are written without quotes: 3"
     )
+
+
+def test_unknown_task_names_come_in_the_same_pass_as_schema_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A schema error elsewhere does not hide a misspelt task name in arrivals, faults or
+    expectations: all come in one pass, with did-you-mean."""
+    path = tmp_path / "x.yaml"
+    text = """\
+        workers: many
+        task_types:
+          email: {priority: 2}
+          report: {priority: 8}
+        arrivals:
+          - {task: emial, pattern: burst, count: 1}
+          - {task: report, pattern: pois, rate: 5, until: 1s}
+        faults:
+          - {kind: outage, until: 1s, error: network, rate: 0.5, tasks: [reprot]}
+        expect:
+          wait_p95: {3: 50ms}
+        """
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+    assert main(["validate", str(path)]) == 2
+
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}:1:10: workers: must be a whole number (got 'many')",
+        f"{path}:6:12: arrivals.0.task: unknown task type 'emial' (did you mean 'email'?); "
+        "known: email, report",
+        f"{path}:7:29: arrivals.1.pattern: unknown pattern 'pois'; use one of poisson, "
+        "constant, ramp, burst; did you mean 'poisson'?",
+        f"{path}:9:66: faults.0.tasks.0: unknown task type 'reprot' (did you mean 'report'?); "
+        "known: email, report",
+        f"{path}:11:14: expect.wait_p95.3: no task type has priority 3; known: 2, 8",
+    ]
+
+
+def test_task_names_wait_for_task_types_to_parse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While task_types itself is broken, names that refer to it are not judged against it."""
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "task_types:\n  email: {priority: 0}\n"
+        "arrivals:\n  - {task: emial, pattern: burst, count: 1}\n",
+        encoding="utf-8",
+    )
+
+    assert main(["validate", str(path)]) == 2
+
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}:2:21: task_types.email.priority: must be at least 1 (got 0)"
+    ]
