@@ -25,6 +25,7 @@ from dtq.compare.baseline import (
 )
 from dtq.compare.diff import FAIL_ON, build_diff, is_failure, render_markdown, render_text
 from dtq.errors import UsageError
+from dtq.files import file_kind
 from dtq.fold.state import RunState
 from dtq.log.reader import fold
 from dtq.scenario import load_scenario
@@ -131,8 +132,8 @@ def load_side_state(
     """The outcome of a side and the state folded for it (none for a baseline)."""
     if not path.exists():
         raise UsageError(f"{path}: no such file; {_KINDS}")
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory; {_KINDS}")
+    if not path.is_file():  # a named pipe would hang the sniffing below
+        raise UsageError(f"{path}: is {file_kind(path.stat().st_mode)}, not a file; {_KINDS}")
     if path.suffix.lower() in _SCENARIO_SUFFIXES:
         return _scenario_side(path, seed, new_state())
     head = _first_line(path)

@@ -94,7 +94,11 @@ def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
     display.start()
     try:
         outcome = runner.run(
-            scenario, log_path=log_path, observers=[display.on_events], stops=stops
+            scenario,
+            log_path=log_path,
+            observers=[display.on_events],
+            stops=stops,
+            unique_log=args.log is None,
         )
     finally:
         display.stop()

@@ -18,12 +18,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+import orjson
+
 from dtq import __version__
 from dtq.core.workload import count_tasks, iter_tasks
 from dtq.engine.distributed import RedisEngine
 from dtq.engine.threaded import Execute, ThreadedEngine
 from dtq.engine.virtual import VirtualEngine
-from dtq.errors import DtqError
+from dtq.errors import DtqError, ScenarioError
 from dtq.events import (
     RUN_FINISHED,
     RUN_STARTED,
@@ -32,7 +34,7 @@ from dtq.events import (
     STATUS_INTERRUPTED,
     TOTAL_KEYS,
 )
-from dtq.log.sink import EventSink, Observer, open_log
+from dtq.log.sink import EventSink, Observer, open_log, open_new_log
 from dtq.scenario import LoadedScenario
 from dtq.scenario.compile import compile_plan
 
@@ -176,15 +178,18 @@ def run(
     execute: Execute | None = None,
     on_engine: Callable[[Engine], None] | None = None,
     stops: StopRequests | None = None,
+    unique_log: bool = False,
 ) -> RunOutcome:
     """Run `scenario`, writing its event log to `log_path`.
 
     SIGINT and SIGTERM are caught for the whole run (pass `stops` to catch them from
     earlier still): from the moment the log is open, every exit path writes `run_finished`.
+    With `unique_log`, `log_path` is a proposed name (`default_log_path`): an existing file
+    is never reused, a free name beside it is taken (the outcome says which).
     """
     stops = stops if stops is not None else StopRequests()
     with stop_signals(stops.request):
-        return _run(scenario, log_path, observers, execute, on_engine, stops)
+        return _run(scenario, log_path, observers, execute, on_engine, stops, unique_log=unique_log)
 
 
 def _run(
@@ -194,16 +199,21 @@ def _run(
     execute: Execute | None,
     on_engine: Callable[[Engine], None] | None,
     stops: StopRequests,
+    *,
+    unique_log: bool,
 ) -> RunOutcome:
     """The run itself, inside `run`'s signal handlers."""
     wall_start = time.perf_counter()
-    sink = EventSink(open_log(log_path), path=log_path, observers=observers)
+    expected = count_tasks(compile_plan(scenario.model))
+    started = run_started_event(scenario, expected_tasks=expected)
+    _check_encodable(started, scenario)  # before the log exists: it never lacks run_started
+    file, log_path = open_new_log(log_path) if unique_log else (open_log(log_path), log_path)
+    sink = EventSink(file, path=log_path, observers=observers)
     status = STATUS_FAILED
     error: str | None = None
     engine: Engine | None = None
     try:
-        expected = count_tasks(compile_plan(scenario.model))
-        sink.emit(run_started_event(scenario, expected_tasks=expected))
+        sink.emit(started)
         sink.flush()
         if stops.count:  # stopped before the engine existed: nothing ran, nothing is lost
             status = STATUS_INTERRUPTED
@@ -223,6 +233,19 @@ def _run(
         # run_finished never reached the disk: the run cannot be called anything but failed.
         status, error = STATUS_FAILED, error or describe(lost)
     return RunOutcome(status, totals, log_path, elapsed_s, time.perf_counter() - wall_start, error)
+
+
+def _check_encodable(event: dict[str, Any], scenario: LoadedScenario) -> None:
+    """ScenarioError unless `event` can be written as a JSON line (text must be UTF-8)."""
+    try:
+        orjson.dumps(event)
+    except orjson.JSONEncodeError as exc:
+        raise ScenarioError(
+            [
+                f"{scenario.path}: cannot be written to the event log ({exc}); "
+                f"`dtq validate {scenario.path}` shows where"
+            ]
+        ) from None
 
 
 def _finish(

@@ -17,6 +17,7 @@ import orjson
 
 from dtq.errors import LogFormatError, MalformedEvent
 from dtq.events import RUN_FINISHED, Event
+from dtq.files import NotRegularFile, open_regular
 from dtq.fold.state import RunState
 
 
@@ -45,13 +46,18 @@ class LogReader:
 
     def _open(self) -> BinaryIO:
         try:
-            return self.path.open("rb")
+            return open_regular(self.path)
         except FileNotFoundError:
             raise LogFormatError(
                 f"{self.path}: no such file (give the path of a .jsonl log)"
             ) from None
         except IsADirectoryError:
             raise LogFormatError(f"{self.path}: is a directory, not an event log") from None
+        except NotRegularFile as exc:  # a named pipe would wait for a writer forever
+            raise LogFormatError(
+                f"{self.path}: {exc.strerror}; give the path of a .jsonl log "
+                "(to read a stream, save it to a file first)"
+            ) from None
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
 

@@ -10,7 +10,11 @@ exit path, so a killed run leaves every flushed line whole.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import io
+import os
+import stat
 from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import IO, Any
@@ -59,18 +63,92 @@ class EventBatchLogger(structlog.BoundLoggerBase):
 
 
 def open_log(path: Path) -> IO[bytes]:
-    """Open the event log for writing, creating its folder; a clear error if that fails."""
+    """Open the event log for writing, creating its folder; a clear error if that fails.
+
+    A log another run is still writing is refused (UsageError), never shared: each run
+    holds an exclusive lock on its log until it closes it. A finished log is overwritten.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("wb")
+        fd = _open_for_writing(path)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        blocker = next((p for p in path.parents if p.is_file()), None)
-        if blocker is not None:
-            reason = f"{blocker} is a file, not a folder"
+        raise UsageError(_unwritable(path, exc)) from exc
+    return _claimed(fd, path, truncate=True)
+
+
+def open_new_log(path: Path) -> tuple[IO[bytes], Path]:
+    """Create a new event log at `path`, or beside it if that name is taken; returns the
+    file and its path. `-2`, `-3` ... go before the suffix, so two runs started in the same
+    millisecond never share a file (locked, as `open_log` does)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, path = _create_unique(path)
+    except OSError as exc:
+        raise UsageError(_unwritable(path, exc)) from exc
+    return _claimed(fd, path, truncate=False), path
+
+
+def _claimed(fd: int, path: Path, *, truncate: bool) -> IO[bytes]:
+    """`fd` as a file, locked for this run alone (until closed) and emptied if asked."""
+    try:
+        _claim(fd, path, truncate=truncate)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
+
+
+_MAX_SUFFIX = 10_000
+
+
+def _create_unique(path: Path) -> tuple[int, Path]:
+    """A new file at `path`, or at the first free `<stem>-N<suffix>` beside it."""
+    for number in range(1, _MAX_SUFFIX + 1):
+        candidate = path if number == 1 else path.with_stem(f"{path.stem}-{number}")
+        try:
+            return os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"{_MAX_SUFFIX:,} logs of that name exist", str(path))
+
+
+def _open_for_writing(path: Path) -> int:
+    """`path` opened for writing but not yet truncated: it may be another run's live log.
+
+    Without waiting: a named pipe with nobody reading it is an error, not a hang.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, "it is a named pipe that nothing reads") from exc
+        raise
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _claim(fd: int, path: Path, *, truncate: bool) -> None:
+    """Lock a regular file for this run alone (released when it is closed), then empty it."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return  # /dev/null, a pipe: nothing to lock or empty
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         raise UsageError(
-            f"cannot write the event log at {path}: {reason}; pass --log PATH to write it elsewhere"
-        ) from exc
+            f"{path} is the event log of another dtq run that is still writing it; "
+            "pass --log PATH to write elsewhere, or wait for that run to end"
+        ) from None
+    if truncate:
+        os.ftruncate(fd, 0)
+
+
+def _unwritable(path: Path, exc: OSError) -> str:
+    """Why the log cannot be written at `path`, and what to do."""
+    reason = exc.strerror or str(exc)
+    blocker = next((p for p in path.parents if p.is_file()), None)
+    if blocker is not None:
+        reason = f"{blocker} is a file, not a folder"
+    return f"cannot write the event log at {path}: {reason}; pass --log PATH to write it elsewhere"
 
 
 class EventSink:

@@ -22,7 +22,14 @@ from dtq.scenario.durations import DURATION_PATTERN, SECONDS_CONTEXT, format_dur
 from dtq.scenario.messages import describe_errors, dotted
 from dtq.scenario.models import Scenario
 from dtq.scenario.references import Problem, check_names, check_references
-from dtq.scenario.yamlread import Document, Located, decode, read_bytes, read_yaml
+from dtq.scenario.yamlread import (
+    Document,
+    Located,
+    check_file_name,
+    decode,
+    read_bytes,
+    read_yaml,
+)
 
 _OVERRIDE_FLAGS = {
     "seed": "--seed",
@@ -99,6 +106,7 @@ def _override_problem(problem: Problem, changes: Collection[str]) -> str:
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read and validate a scenario file: ScenarioError lists every problem, located."""
     file_path = Path(path)
+    check_file_name(file_path)
     raw = read_bytes(file_path)
     source = str(path)
     model = validate_text(decode(raw, source), source=source)

@@ -17,6 +17,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from dtq.errors import ScenarioError, UsageError
+from dtq.files import NotRegularFile, open_regular
 from dtq.scenario.messages import dotted
 from dtq.scenario.references import Loc, Problem
 
@@ -87,15 +88,20 @@ class Document:
 
 def read_bytes(path: Path) -> bytes:
     """The file's bytes: UsageError if it cannot be read, ScenarioError if over the cap."""
-    if path.is_dir():
-        raise UsageError(
-            f"{path} is a directory; give a scenario file such as scenarios/burst.yaml"
-        )
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such scenario file") from None
+    except IsADirectoryError:
+        raise UsageError(
+            f"{path} is a directory; give a scenario file such as scenarios/burst.yaml"
+        ) from None
+    except NotRegularFile as exc:
+        raise UsageError(
+            f"{path} {exc.strerror}; give a scenario file such as scenarios/burst.yaml "
+            "(to use a stream, save it to a file first)"
+        ) from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
@@ -149,6 +155,35 @@ def _read_root(loader: yaml.SafeLoader, text: str) -> Document | list[Located]:
     except _Stop as stop:
         return [*reader.located, stop.located]
     return Document(data, reader.located, reader.spots, reader.unreadable)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_message(text: str) -> str:
+    """Why text holding a lone surrogate (YAML's `"\\ud800"`) cannot be used, and the fix."""
+    code = next(ord(c) for c in text if 0xD800 <= ord(c) <= 0xDFFF)
+    return (
+        f"the escape \\u{code:04x} is half of a UTF-16 surrogate pair, not a character, so "
+        "this text cannot be written as UTF-8; remove it or write the character itself "
+        "(\\U0001F600 for one beyond \\uffff)"
+    )
+
+
+def check_file_name(path: Path) -> None:
+    """ScenarioError if the file's name is not UTF-8 text (it goes into the run's log)."""
+    if not _is_utf8(str(path)):
+        message = (
+            "the file name is not UTF-8 text, and it goes into the event log; "
+            "rename the file (letters, digits, - and _ are safe)"
+        )
+        shown = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise ScenarioError([Located(1, 1, FILE_PATH, message).render(shown)])
 
 
 def _too_big_message() -> str:
@@ -289,11 +324,14 @@ class _Reader:
         if node.tag not in _SCALAR_TAGS:
             return None, f"{_short_tag(node.tag)} is not used in scenarios; quote it for text"
         try:
-            return self._loader.construct_object(node), ""
+            value = self._loader.construct_object(node)
         except (ValueError, OverflowError, KeyError, yaml.YAMLError):
             if len(node.value) > 1000:
                 return None, "this number has too many digits to read"
             return None, f"{node.value[:40]!r} cannot be read as {_short_tag(node.tag)}"
+        if isinstance(value, str) and not _is_utf8(value):
+            return None, _surrogate_message(value)
+        return value, ""
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
