@@ -8,8 +8,10 @@ an outcome read from one has no per-priority metrics.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,13 +226,38 @@ def write_baseline(path: Path, baseline: dict[str, Any]) -> bool:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside the target and renamed, so an interrupted update never leaves half a file.
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
+        _replace_atomically(path, text.encode("utf-8"))
     except OSError as exc:
         raise BaselineError(f"cannot write {path}: {exc.strerror or exc}") from None
     return True
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    """Put `data` at `path` whole or not at all, even with other writers of the same path.
+
+    Written to a temporary file of its own beside the target and renamed over it, so an
+    interrupted update never leaves half a file, and two writers never rename (or remove)
+    each other's temporary file: the last rename wins, with a whole file either way.
+    """
+    partial, fd = _new_partial(path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+
+
+def _new_partial(path: Path) -> tuple[Path, int]:
+    """A new temporary file beside `path`, created with the usual permissions (umask)."""
+    while True:
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+        try:
+            return partial, os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # one chance in 2**64: draw another name
+            continue
 
 
 def is_baseline(data: object) -> TypeGuard[dict[str, Any]]:
