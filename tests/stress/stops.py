@@ -45,7 +45,11 @@ def threaded_stops(figures: Figures, folder: Path, *, runs: int, parallel: int, 
 
     def one(index: int) -> None:
         how, delay_s = plans[index]
-        run = stop_run(path, folder / f"run-{index:04d}.jsonl", how=how, delay_s=delay_s)
+        try:
+            run = stop_run(path, folder / f"run-{index:04d}.jsonl", how=how, delay_s=delay_s)
+        except AssertionError as exc:  # the run never opened its log
+            figures.trial(f"stop threaded run: {how}", [str(exc)])
+            return
         verdict = check_stopped(run)
         if verdict is not None:
             figures.unaccounted += verdict.unaccounted()
