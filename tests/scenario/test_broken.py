@@ -282,7 +282,6 @@ NUMERIC_FIELDS = [
         GOOD_TAIL + "faults:\n  - {kind: worker_crash, at: 1s, workers: %s}\n",
         "whole",
     ),
-    ("expect.dlq_max", GOOD_TAIL + "expect: {dlq_max: %s}\n", "whole"),
     ("expect.completed_min", GOOD_TAIL + "expect: {completed_min: %s}\n", "number"),
 ]
 
