@@ -41,6 +41,7 @@ from dtq.fold.state import RunState
 from dtq.log.reader import iter_events
 from dtq.scenario import load_scenario
 from dtq.scenario.durations import format_duration
+from dtq.theory.stats import student_t_quantile
 
 WARMUP_FRACTION = 0.05
 """Share of the arrival window (so, of the tasks in arrival order) left out as warm-up."""
@@ -100,18 +101,6 @@ def cobham_waits(lams: Sequence[float], mu: float, c: int) -> list[float]:
 
 
 # -- statistics ---------------------------------------------------------------------
-
-
-def student_t_quantile(p: float, dof: int) -> float:
-    """Quantile of Student's t (Cornish-Fisher expansion; within 1e-3 for dof >= 5)."""
-    z = statistics.NormalDist().inv_cdf(p)
-    n = float(dof)
-    return (
-        z
-        + (z**3 + z) / (4 * n)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * n**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * n**3)
-    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dtq.theory.stats import student_t_quantile
 from dtq.theory.validate import (
     DEFAULT_BATCHES,
     SIGMAS,
@@ -29,7 +30,6 @@ from dtq.theory.validate import (
     mmc_wait,
     reduction_row,
     simulate,
-    student_t_quantile,
     wait_rows,
 )
 
