@@ -10,6 +10,8 @@ from typing import Any
 
 from dtq.compare.baseline import DEFAULT_BASELINES
 from dtq.compare.check import check_scenarios, default_scenarios, markdown_summary, text_lines
+from dtq.errors import UsageError
+from dtq.scenario.overrides import SET_HELP, parse_overrides
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -31,6 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--update", action="store_true", help="rewrite the baselines from these runs"
     )
+    parser.add_argument("--set", action="append", metavar="PATH=VALUE", help=SET_HELP)
     parser.add_argument(
         "--baselines",
         type=Path,
@@ -49,10 +52,19 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Check, print, append the step summary; 0 all good, 1 a failure, 2 a bad scenario."""
+    if args.set and args.update:
+        raise UsageError(
+            "--set with --update would write baselines of a changed scenario; "
+            "change the scenario file instead, or drop --update to compare the change"
+        )
     every_scenario = not args.scenarios
     paths = default_scenarios() if every_scenario else args.scenarios
     run = check_scenarios(
-        paths, baselines=args.baselines, update=args.update, every_scenario=every_scenario
+        paths,
+        baselines=args.baselines,
+        update=args.update,
+        every_scenario=every_scenario,
+        overrides=parse_overrides(args.set),
     )
     summary = markdown_summary(run)
     if args.format == "markdown":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from dtq.files import file_kind
 from dtq.fold.state import RunState
 from dtq.log.reader import fold
 from dtq.scenario import load_scenario
+from dtq.scenario.overrides import Override, parse_overrides
 
 NewState = Callable[[], RunState]
 
@@ -76,6 +77,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, metavar="N", help="run scenario files with this seed, not their own"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="change a value of the scenario side(s), e.g. diff a baseline with "
+        "scenarios/outage.yaml --set retry.max_attempts=6 (repeatable)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -84,9 +92,11 @@ def handle(args: argparse.Namespace) -> int:
     tolerance: float = args.tolerance
     if not math.isfinite(tolerance) or tolerance < 0:
         raise UsageError(f"--tolerance: must be a percentage of 0 or more (got {tolerance:g})")
+    args.overrides = parse_overrides(args.set)
     if args.format == "html":
         return _html(args, tolerance)
-    side_a, side_b = load_sides(args.a, args.b, seed=args.seed)
+    side_a, side_b = load_sides(args.a, args.b, seed=args.seed, overrides=args.overrides)
+    _check_set(args, side_a, side_b)
     if args.fail_on == "metrics":
         for side in (side_a, side_b):
             if side.metrics is None:
@@ -111,23 +121,37 @@ def _html(args: argparse.Namespace, tolerance: float) -> int:
     from dtq.render.html.diff import render_diff_html
     from dtq.render.html.series import SeriesState
 
-    a, state_a = load_side_state(args.a, seed=args.seed, new_state=SeriesState)
+    options: dict[str, Any] = {"seed": args.seed, "overrides": args.overrides}
+    a, state_a = load_side_state(args.a, new_state=SeriesState, **options)
     if a.kind == KIND_SCENARIO and args.a.resolve() == args.b.resolve():
         b, state_b = a, state_a
     else:
-        b, state_b = load_side_state(args.b, seed=args.seed, new_state=SeriesState)
+        b, state_b = load_side_state(args.b, new_state=SeriesState, **options)
+    _check_set(args, a, b)
     diff = build_diff(a, b, tolerance_pct=tolerance)
     write_page(path, render_diff_html(diff, state_a, state_b))
     return 1 if is_failure(diff, args.fail_on) else 0
 
 
-def load_side(path: Path, *, seed: int | None = None) -> Outcome:
+def _check_set(args: argparse.Namespace, a: Outcome, b: Outcome) -> None:
+    """--set applies to scenario sides: refuse it when there is none (never ignored)."""
+    if args.set and KIND_SCENARIO not in (a.kind, b.kind):
+        raise UsageError("--set changes scenario files, and neither A nor B is one")
+
+
+def load_side(
+    path: Path, *, seed: int | None = None, overrides: Sequence[Override] = ()
+) -> Outcome:
     """The outcome a log, a baseline or a scenario (run on the virtual clock) describes."""
-    return load_side_state(path, seed=seed)[0]
+    return load_side_state(path, seed=seed, overrides=overrides)[0]
 
 
 def load_side_state(
-    path: Path, *, seed: int | None = None, new_state: NewState = RunState
+    path: Path,
+    *,
+    seed: int | None = None,
+    new_state: NewState = RunState,
+    overrides: Sequence[Override] = (),
 ) -> tuple[Outcome, RunState | None]:
     """The outcome of a side and the state folded for it (none for a baseline)."""
     if not path.exists():
@@ -135,7 +159,7 @@ def load_side_state(
     if not path.is_file():  # a named pipe would hang the sniffing below
         raise UsageError(f"{path}: is {file_kind(path.stat().st_mode)}, not a file; {_KINDS}")
     if path.suffix.lower() in _SCENARIO_SUFFIXES:
-        return _scenario_side(path, seed, new_state())
+        return _scenario_side(path, seed, new_state(), overrides)
     head = _first_line(path)
     if path.suffix.lower() == ".jsonl" or _is_event(head):
         return _log_side(path, new_state())
@@ -144,7 +168,7 @@ def load_side_state(
         if is_baseline(data):
             return baseline_outcome(data, source=str(path)), None
         if _is_scenario_text(path):
-            return _scenario_side(path, seed, new_state())
+            return _scenario_side(path, seed, new_state(), overrides)
     raise UsageError(f"{path}: not an event log, a baseline or a scenario; {_KINDS}")
 
 
@@ -154,17 +178,21 @@ _KINDS = (
 )
 
 
-def load_sides(a: Path, b: Path, *, seed: int | None = None) -> tuple[Outcome, Outcome]:
+def load_sides(
+    a: Path, b: Path, *, seed: int | None = None, overrides: Sequence[Override] = ()
+) -> tuple[Outcome, Outcome]:
     """Both sides; the same scenario named twice is run once."""
-    side_a = load_side(a, seed=seed)
+    side_a = load_side(a, seed=seed, overrides=overrides)
     same_scenario = side_a.kind == KIND_SCENARIO and a.resolve() == b.resolve()
     if same_scenario:
         return side_a, side_a
-    return side_a, load_side(b, seed=seed)
+    return side_a, load_side(b, seed=seed, overrides=overrides)
 
 
-def _scenario_side(path: Path, seed: int | None, state: RunState) -> tuple[Outcome, RunState]:
-    simulate(load_scenario(path), seed=seed, state=state)
+def _scenario_side(
+    path: Path, seed: int | None, state: RunState, overrides: Sequence[Override] = ()
+) -> tuple[Outcome, RunState]:
+    simulate(load_scenario(path, overrides=overrides), seed=seed, state=state)
     return outcome_from_state(state, source=str(path), kind=KIND_SCENARIO), state
 
 

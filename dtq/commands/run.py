@@ -17,6 +17,7 @@ from dtq.log.reader import fold_written
 from dtq.render.dashboard import render_summary
 from dtq.render.live import make_display
 from dtq.scenario import LoadedScenario, load_scenario
+from dtq.scenario.overrides import SET_HELP, parse_overrides
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +40,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--time-scale", type=float, metavar="X", help="real clock: run X times faster than written"
     )
     parser.add_argument("--workers", type=int, metavar="N", help="override the worker count")
+    parser.add_argument("--set", action="append", metavar="PATH=VALUE", help=SET_HELP)
     parser.add_argument("--backend", metavar="URL", help="memory or redis://HOST:PORT/DB")
     parser.add_argument("--log", type=Path, metavar="PATH", help="where to write the event log")
     parser.add_argument("--plain", action="store_true", help="plain progress lines, no dashboard")
@@ -52,7 +54,8 @@ def resolve(args: argparse.Namespace) -> LoadedScenario:
     """Load the scenario named on the command line, with the flags' overrides."""
     if args.refresh <= 0:
         raise UsageError(f"--refresh: must be above 0 (got {args.refresh:g})")
-    return load_scenario(args.scenario).with_overrides(
+    overrides = parse_overrides(args.set)
+    return load_scenario(args.scenario, overrides=overrides).with_overrides(
         seed=args.seed,
         clock=args.clock,
         time_scale=args.time_scale,

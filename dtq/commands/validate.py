@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from dtq.errors import ScenarioError, UsageError
 from dtq.scenario import load_scenario
+from dtq.scenario.overrides import SET_HELP, Override, parse_overrides
 from dtq.scenario.references import estimate_tasks
 
 
@@ -19,19 +21,21 @@ def register(subparsers: Any) -> None:
         description="Check scenario files: every problem as file:line:col: path: message.",
     )
     parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario file (YAML)")
+    parser.add_argument("--set", action="append", metavar="PATH=VALUE", help=SET_HELP)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     """Check each file; exit 0 if all are good, else 2."""
-    results = [check_file(path) for path in args.scenarios]
+    overrides = parse_overrides(args.set)
+    results = [check_file(path, overrides=overrides) for path in args.scenarios]
     return 0 if all(results) else 2
 
 
-def check_file(path: str) -> bool:
+def check_file(path: str, *, overrides: Sequence[Override] = ()) -> bool:
     """Print `ok ...` for a good file or its problems (stderr) for a bad one; True if good."""
     try:
-        loaded = load_scenario(path)
+        loaded = load_scenario(path, overrides=overrides)
     except ScenarioError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -29,6 +29,7 @@ from dtq.errors import DtqError, Interrupted
 from dtq.fold.expect import Check, evaluate, format_checks
 from dtq.render.markdown import markdown_table
 from dtq.scenario import LoadedScenario, load_scenario
+from dtq.scenario.overrides import Override
 
 SCENARIO_GLOBS = ("*.yaml", "*.yml")
 DEFAULT_SCENARIOS = Path("scenarios")
@@ -118,6 +119,7 @@ def check_scenarios(
     baselines: Path = DEFAULT_BASELINES,
     update: bool = False,
     every_scenario: bool = False,
+    overrides: Sequence[Override] = (),
 ) -> CheckRun:
     """Check (or, with `update`, rebaseline) every scenario; bad ones are reported, not raised."""
     results: list[ScenarioCheck] = []
@@ -126,7 +128,7 @@ def check_scenarios(
         shown = display_path(path)
         result = ScenarioCheck(shown, Path(shown).stem, baselines / f"{Path(shown).stem}.json", "")
         try:
-            scenario = load_scenario(shown)
+            scenario = load_scenario(shown, overrides=overrides)
         except DtqError as exc:
             result.error = str(exc)
             results.append(result)

@@ -9,8 +9,7 @@ all of them in one pass, sorted by position.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,9 @@ from dtq.errors import ScenarioError, UsageError
 from dtq.scenario.durations import DURATION_PATTERN, SECONDS_CONTEXT, format_duration
 from dtq.scenario.messages import describe_errors, dotted
 from dtq.scenario.models import Scenario
+from dtq.scenario.overrides import Override, apply_overrides, digest
 from dtq.scenario.references import Problem, check_names, check_references
-from dtq.scenario.yamlread import (
-    Document,
-    Located,
-    check_file_name,
-    decode,
-    read_bytes,
-    read_yaml,
-)
+from dtq.scenario.yamlread import Document, check_file_name, decode, read_bytes, read_yaml
 
 _OVERRIDE_FLAGS = {
     "seed": "--seed",
@@ -53,6 +46,9 @@ class LoadedScenario:
         """The whole scenario with every default filled in, JSON-safe (durations in seconds)."""
         data: dict[str, Any] = self.model.model_dump(mode="json", by_alias=True)
         data["name"] = self.name
+        if not data.get("warmup"):
+            # Written only when set, so a scenario without it logs what it always did.
+            data.pop("warmup", None)
         return data
 
     def with_overrides(
@@ -103,26 +99,51 @@ def _override_problem(problem: Problem, changes: Collection[str]) -> str:
     return f"{flags}: {dotted(problem.loc)}: {problem.message}"
 
 
-def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read and validate a scenario file: ScenarioError lists every problem, located."""
-    file_path = Path(path)
-    check_file_name(file_path)
-    raw = read_bytes(file_path)
-    source = str(path)
-    model = validate_text(decode(raw, source), source=source)
-    return LoadedScenario(
-        path=file_path,
-        name=model.name or file_path.stem,
-        model=model,
-        sha256=hashlib.sha256(raw).hexdigest(),
-    )
+def load_scenario(path: str | Path, *, overrides: Sequence[Override] = ()) -> LoadedScenario:
+    """Read and validate a scenario file: ScenarioError lists every problem, located.
+
+    `overrides` (`--set PATH=VALUE`) are written into the file's data first and checked
+    with it; a problem under one of them names its `--set` instead of a line.
+    """
+    return ScenarioSource.read(path).load(overrides)
 
 
-def validate_text(text: str, *, source: str) -> Scenario:
+@dataclass(frozen=True)
+class ScenarioSource:
+    """A scenario file read once, to be validated with one set of overrides or many."""
+
+    path: Path
+    raw: bytes
+
+    @classmethod
+    def read(cls, path: str | Path) -> ScenarioSource:
+        """The file's bytes (UsageError if unreadable, ScenarioError if over the cap)."""
+        check_file_name(Path(path))
+        return cls(Path(path), read_bytes(Path(path)))
+
+    def load(self, overrides: Sequence[Override] = ()) -> LoadedScenario:
+        """The scenario with `overrides` applied, validated (ScenarioError lists problems)."""
+        source = str(self.path)
+        text = decode(self.raw, source)
+        model = validate_text(text, source=source, overrides=overrides)
+        return LoadedScenario(
+            path=self.path,
+            name=model.name or self.path.stem,
+            model=model,
+            sha256=digest(self.raw, overrides),
+        )
+
+
+def validate_text(text: str, *, source: str, overrides: Sequence[Override] = ()) -> Scenario:
     """Validate scenario text; `source` names the file in messages. Raises ScenarioError."""
-    model, located = _check_text(text)
-    if located or model is None:
-        raise ScenarioError([item.render(source) for item in located])
+    document = read_yaml(text)
+    if not isinstance(document, Document):
+        raise ScenarioError([item.render(source) for item in document])
+    overridden = apply_overrides(document, overrides)
+    model, problems = _check_data(overridden.data)
+    rendered = overridden.render(problems, source)
+    if rendered or model is None:
+        raise ScenarioError(rendered)
     return model
 
 
@@ -141,21 +162,14 @@ def scenario_json_schema() -> dict[str, Any]:
     }
 
 
-def _check_text(text: str) -> tuple[Scenario | None, list[Located]]:
-    """The model (None if it did not validate) and every problem of a scenario text."""
-    document = read_yaml(text)
-    if not isinstance(document, Document):
-        return None, document
-    model: Scenario | None
+def _check_data(data: Any) -> tuple[Scenario | None, list[Problem]]:
+    """The model (None if it did not validate) and every problem of a scenario's data."""
     try:
-        model = Scenario.model_validate(document.data, strict=True)
+        model = Scenario.model_validate(data, strict=True)
     except ValidationError as exc:
-        model = None
         # Names are checked even so: a typo in a task name comes out in this same pass.
-        problems = describe_errors(exc.errors(), document.data) + check_names(document.data)
-    else:
-        problems = check_references(model)
-    return model, document.locate(problems)
+        return None, describe_errors(exc.errors(), data) + check_names(data)
+    return model, check_references(model)
 
 
 def _write_duration_defaults(schema: Any) -> None:
