@@ -194,6 +194,9 @@ class RunState:
     over_time: TimeSeries = field(init=False, repr=False, compare=False)
     dependencies: Dependencies = field(default_factory=Dependencies)
     last_fault_end_t: float | None = None
+    warmup_s: float = 0.0
+    """The scenario's `warmup`: tasks submitted before it are left out of the waits."""
+    _warming: set[str] = field(default_factory=set)
     _redelivered: set[str] = field(default_factory=set)
     _redelivered_done: set[str] = field(default_factory=set)
     _sorted_waits: dict[int | str, list[float]] = field(default_factory=dict)
@@ -401,12 +404,17 @@ class RunState:
 
     def _on_run_started(self, event: Event) -> None:
         self.meta = RunMeta.from_event(event)
+        warmup = self.meta.scenario.get("warmup", 0.0)
+        _require(type(warmup) in (int, float), "'scenario.warmup' must be a number", warmup)
+        self.warmup_s = float(warmup)
 
     def _on_run_finished(self, event: Event) -> None:
         self.finished = dict(event)
         self.active_faults.clear()  # whatever was still in force ended with the run
 
     def _on_task_submitted(self, event: Event) -> None:
+        if event["t"] < self.warmup_s:
+            self._warming.add(event["task_id"])
         by_p, by_t = self._counts(event["priority"], event["type"])
         by_p.submitted += 1
         by_p.queued += 1
@@ -428,6 +436,10 @@ class RunState:
         row.priority = priority
         row.attempt = event["attempt"]
         row.since_t = event["t"]
+        if task_id in self._redelivered_done:
+            self.duplicates += 1
+        if self._warming and task_id in self._warming:
+            return  # submitted during the warm-up: counted, but its waits are not typical
         wait_s = event["wait_s"]
         waits = self.waits_by_priority.get(priority)
         if waits is None:
@@ -437,8 +449,6 @@ class RunState:
         if waits is None:
             waits = self.waits_by_type[task_type] = array("d")
         waits.append(wait_s)
-        if task_id in self._redelivered_done:
-            self.duplicates += 1
 
     def _finish_attempt(self, event: Event) -> WorkerRow:
         row = self._worker(event["worker"])

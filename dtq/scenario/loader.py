@@ -46,9 +46,6 @@ class LoadedScenario:
         """The whole scenario with every default filled in, JSON-safe (durations in seconds)."""
         data: dict[str, Any] = self.model.model_dump(mode="json", by_alias=True)
         data["name"] = self.name
-        if not data.get("warmup"):
-            # Written only when set, so a scenario without it logs what it always did.
-            data.pop("warmup", None)
         return data
 
     def with_overrides(

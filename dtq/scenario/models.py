@@ -514,7 +514,7 @@ class Expect(Model):
 class Scenario(Model):
     """A whole scenario file."""
 
-    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"dependencies"})
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"dependencies", "warmup"})
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=100)
     description: str | None = None
@@ -525,6 +525,8 @@ class Scenario(Model):
     backend: str = Field(default="memory", pattern=r"^(memory|redis://.+)$")
     workers: int = Field(default=4, ge=0, le=4096)
     visibility_timeout: Duration = 5.0
+    # Tasks submitted before `warmup` count in totals but not in wait statistics.
+    warmup: Duration = 0.0
     scheduler: Scheduler = Field(default_factory=Scheduler)
     retry: Retry = Field(default_factory=Retry)
     dependencies: dict[Annotated[str, Field(pattern=KIND_PATTERN)], Dependency] = Field(
