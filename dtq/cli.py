@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "dtq.commands.verify",
     "dtq.commands.worker",
     "dtq.commands.retries",
+    "dtq.commands.sweep",
 )
 
 

@@ -34,7 +34,7 @@ from dtq.events import (
     STATUS_INTERRUPTED,
     TOTAL_KEYS,
 )
-from dtq.log.sink import EventSink, Observer, open_log, open_new_log
+from dtq.log.sink import EventSink, Observer, memory_sink, open_log, open_new_log
 from dtq.scenario import LoadedScenario
 from dtq.scenario.compile import compile_plan
 
@@ -179,8 +179,11 @@ def run(
     on_engine: Callable[[Engine], None] | None = None,
     stops: StopRequests | None = None,
     unique_log: bool = False,
+    write_log: bool = True,
 ) -> RunOutcome:
     """Run `scenario`, writing its event log to `log_path`.
+
+    With `write_log=False` no log is written: the events only reach the observers.
 
     SIGINT and SIGTERM are caught for the whole run (pass `stops` to catch them from
     earlier still): from the moment the log is open, every exit path writes `run_finished`.
@@ -189,7 +192,16 @@ def run(
     """
     stops = stops if stops is not None else StopRequests()
     with stop_signals(stops.request):
-        return _run(scenario, log_path, observers, execute, on_engine, stops, unique_log=unique_log)
+        return _run(
+            scenario,
+            log_path,
+            observers,
+            execute,
+            on_engine,
+            stops,
+            unique_log=unique_log,
+            write_log=write_log,
+        )
 
 
 def _run(
@@ -201,14 +213,18 @@ def _run(
     stops: StopRequests,
     *,
     unique_log: bool,
+    write_log: bool = True,
 ) -> RunOutcome:
     """The run itself, inside `run`'s signal handlers."""
     wall_start = time.perf_counter()
     expected = count_tasks(compile_plan(scenario.model))
     started = run_started_event(scenario, expected_tasks=expected)
     _check_encodable(started, scenario)  # before the log exists: it never lacks run_started
-    file, log_path = open_new_log(log_path) if unique_log else (open_log(log_path), log_path)
-    sink = EventSink(file, path=log_path, observers=observers)
+    if write_log:
+        file, log_path = open_new_log(log_path) if unique_log else (open_log(log_path), log_path)
+        sink = EventSink(file, path=log_path, observers=observers)
+    else:
+        sink = memory_sink(observers)
     status = STATUS_FAILED
     error: str | None = None
     engine: Engine | None = None

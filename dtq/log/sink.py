@@ -151,6 +151,20 @@ def _unwritable(path: Path, exc: OSError) -> str:
     return f"cannot write the event log at {path}: {reason}; pass --log PATH to write it elsewhere"
 
 
+def _drop_batch(_logger: Any, _method: str, _event_dict: MutableMapping[str, Any]) -> bytes:
+    """structlog processor that ends the chain: nothing is rendered or written."""
+    raise structlog.DropEvent
+
+
+def memory_sink(observers: Iterable[Observer]) -> EventSink:
+    """A sink that numbers events and shows them to `observers` but writes no log.
+
+    For runs whose events only feed a reducer (a sweep's points): no JSON is rendered,
+    no file is opened.
+    """
+    return EventSink(io.BytesIO(), observers=observers, processors=[_drop_batch])
+
+
 class EventSink:
     """Numbers, buffers and writes the events of one run.
 

@@ -52,9 +52,9 @@ def _restore_signal_handlers() -> Iterator[None]:
 def _signal_self_while_loading(monkeypatch: pytest.MonkeyPatch, sig: signal.Signals) -> None:
     """Make `dtq run` receive `sig` in the middle of loading its scenario."""
 
-    def load(path: str) -> LoadedScenario:
+    def load(path: str, **options: Any) -> LoadedScenario:
         os.kill(os.getpid(), sig)
-        return load_scenario(path)
+        return load_scenario(path, **options)
 
     monkeypatch.setattr(run_command, "load_scenario", load)
 

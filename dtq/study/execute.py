@@ -1,0 +1,167 @@
+"""Where a sweep's runs execute: this process, local worker processes, or a Dask cluster.
+
+Each run is one `Job` handed to `run_job`, a plain function that any of the three can
+call: a `concurrent.futures` executor (local processes, or the Dask client's executor)
+runs them, a few in flight per worker, and results stream back as they finish.
+
+Without `--out` a run writes no log: its events go straight from the engine to the
+reducer (`RunState.apply_all`) and the `Timeline`, with no JSON rendered or parsed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dtq.engine import runner
+from dtq.events import STATUS_COMPLETED, STATUS_INTERRUPTED
+from dtq.fold.state import RunState
+from dtq.scenario import LoadedScenario
+from dtq.study.measure import RunMetrics, Timeline, measure
+
+IN_FLIGHT_PER_WORKER = 2
+"""Runs queued per worker: enough to keep it busy, few enough to stop quickly."""
+_POLL_S = 0.2
+_DRAIN_S = 30.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a sweep: a point's scenario with one seed, and where to keep its log."""
+
+    point: int
+    seed: int
+    scenario: LoadedScenario
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a run gave back: its numbers, or the error that stopped it."""
+
+    point: int
+    seed: int
+    metrics: RunMetrics | None
+    error: str | None = None
+    interrupted: bool = False
+    wall_s: float = 0.0
+
+
+def run_job(job: Job) -> JobResult:
+    """Run one point with one seed on the virtual clock; never raises for a failed run."""
+    started = time.perf_counter()
+    try:
+        scenario = job.scenario.with_overrides(seed=job.seed)
+        state = RunState()
+        timeline = Timeline()
+
+        def observe(batch: list[dict[str, Any]]) -> None:
+            state.apply_all(batch)
+            timeline.apply_all(batch)
+
+        log_path = Path(job.log_path) if job.log_path is not None else Path(os.devnull)
+        outcome = runner.run(
+            scenario, log_path=log_path, observers=[observe], write_log=job.log_path is not None
+        )
+    except Exception as exc:  # a point that cannot run is reported; the others go on
+        return JobResult(job.point, job.seed, None, runner.describe(exc))
+    wall_s = time.perf_counter() - started
+    if outcome.status != STATUS_COMPLETED:
+        detail = f": {outcome.error}" if outcome.error else ""
+        interrupted = outcome.status == STATUS_INTERRUPTED
+        error = f"the run ended {outcome.status}{detail}"
+        return JobResult(job.point, job.seed, None, error, interrupted, wall_s)
+    metrics = measure(state, timeline, scenario.model.expect)
+    return JobResult(job.point, job.seed, metrics, wall_s=wall_s)
+
+
+class InProcess(Executor):
+    """`--jobs 1`: each run in this process, when its result is asked for."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run `fn` now and return its finished future."""
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def _ignore_sigint() -> None:
+    # A worker between runs leaves Ctrl-C to the parent; during a run, the runner's own
+    # handler turns it into an interrupted run, so the worker returns at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def local_pool(jobs: int) -> Executor:
+    """`jobs` worker processes (spawned: no thread of this process is forked)."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_sigint,
+    )
+
+
+def interrupt_workers(executor: Executor) -> None:
+    """Pass a stop on to local worker processes, which end their current run at once."""
+    if isinstance(executor, ProcessPoolExecutor):
+        # The pool has no public way to signal its workers; their pids are its own map.
+        for pid in list(getattr(executor, "_processes", None) or {}):
+            with contextlib.suppress(OSError):  # it just ended
+                os.kill(pid, signal.SIGINT)
+
+
+def stream(
+    executor: Executor,
+    jobs: Iterator[Job],
+    *,
+    in_flight: int,
+    should_stop: Callable[[], bool],
+) -> Iterator[JobResult]:
+    """Submit jobs, at most `in_flight` at a time, and yield results as they finish.
+
+    Once `should_stop()` says so, nothing more is submitted, queued runs are cancelled,
+    running ones are told to stop, and their results (if any come) are still yielded.
+    """
+    pending: dict[Future[JobResult], Job] = {}
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < in_flight and not should_stop():
+            job = next(jobs, None)
+            if job is None:
+                exhausted = True
+            else:
+                pending[executor.submit(run_job, job)] = job
+        if not pending:
+            return
+        if should_stop():
+            yield from _drain(executor, pending)
+            return
+        done, _ = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield _result(future, pending.pop(future))
+
+
+def _drain(executor: Executor, pending: dict[Future[JobResult], Job]) -> Iterator[JobResult]:
+    """Cancel what has not started, stop what runs, and collect what still finishes."""
+    running = [future for future in pending if not future.cancel()]
+    interrupt_workers(executor)
+    done, _ = wait(running, timeout=_DRAIN_S)
+    for future in done:
+        yield _result(future, pending[future])
+
+
+def _result(future: Future[JobResult], job: Job) -> JobResult:
+    """The run's result, or its failure (a worker process that died, a lost cluster)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        error = f"the worker running it failed: {runner.describe(exc)}"
+        return JobResult(job.point, job.seed, None, error)
