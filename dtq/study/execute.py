@@ -92,21 +92,29 @@ class InProcess(Executor):
         return future
 
 
-def _ignore_sigint() -> None:
-    # A worker between runs leaves Ctrl-C to the parent; during a run, the runner's own
-    # handler turns it into an interrupted run, so the worker returns at once.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _started() -> None:
+    """A no-op: the first task of each worker, so that all of them start at once."""
 
 
 def local_pool(jobs: int) -> Executor:
-    """`jobs` worker processes (spawned: no thread of this process is forked)."""
+    """`jobs` worker processes (spawned: no thread of this process is forked), all started.
+
+    The workers are started with SIGINT ignored, which a child inherits from its first
+    instruction on: a Ctrl-C at the terminal reaches every process of the group, and a
+    worker still importing or between runs must leave it to the parent. During a run the
+    runner's own handler takes it and ends the run at once as interrupted.
+    """
     import multiprocessing
 
-    return ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_ignore_sigint,
-    )
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        # Each submit while no worker is idle starts one more process (up to `jobs`).
+        started = [pool.submit(_started) for _ in range(jobs)]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    wait(started)
+    return pool
 
 
 def interrupt_workers(executor: Executor) -> None:

@@ -1,0 +1,66 @@
+"""Ctrl-C during a sweep: workers stop, finished points are printed, exit 130."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+from tests.study.conftest import BIN, wait_until
+
+
+@pytest.mark.parametrize(("jobs", "to_group"), [("1", False), ("2", False), ("2", True)])
+def test_ctrl_c_prints_the_finished_points_and_exits_130(
+    small: Path, tmp_path: Path, jobs: str, to_group: bool
+) -> None:
+    """SIGINT to the sweep alone, or to its whole process group as a terminal's Ctrl-C."""
+    out = tmp_path / "logs"
+    # Eight points of one seed each, a few thousand tasks apiece: seconds in all.
+    args = [
+        str(BIN / "dtq"),
+        "sweep",
+        str(small),
+        "--set",
+        "workers=1,2,3,4,5,6,7,8",
+        "--set",
+        "arrivals.0.rate=400",
+        "--seeds",
+        "1",
+        "--jobs",
+        jobs,
+        "--quiet",
+        "--format",
+        "markdown",
+        "--out",
+        str(out),
+    ]
+    sweep = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives a command
+    )
+    try:
+        # A log appears when its run starts, and at most `jobs` run at once: with
+        # jobs + 2 logs, at least two points have finished.
+        wait_until(lambda: out.is_dir() and len(list(out.iterdir())) >= int(jobs) + 2)
+        if to_group:
+            os.killpg(sweep.pid, signal.SIGINT)
+        else:
+            sweep.send_signal(signal.SIGINT)
+        stdout, stderr = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait(timeout=30)
+    assert sweep.returncode == 130, stderr
+    rows = [line for line in stdout.splitlines() if line.startswith("| ") and "%" in line]
+    assert len(rows) >= 2
+    assert "points did not finish" in stdout
+    assert "Traceback" not in stderr, stderr
