@@ -32,6 +32,10 @@ Event = dict[str, Any]
 SAMPLE_S = 0.1
 """How often the backlog is sampled for the recovery time, in scenario seconds."""
 
+_FAULT_EDGES = frozenset({ev.FAULT_STARTED, ev.FAULT_ENDED, ev.WORKER_RESTARTED})
+_STARTED, _SUBMITTED, _SUCCEEDED = ev.TASK_STARTED, ev.TASK_SUBMITTED, ev.TASK_SUCCEEDED
+_FAILED, _REDELIVERED, _DEAD_LETTERED = ev.TASK_FAILED, ev.TASK_REDELIVERED, ev.TASK_DEAD_LETTERED
+
 
 @dataclass(frozen=True, slots=True)
 class RunMetrics:
@@ -65,47 +69,37 @@ class Timeline:
     _submitted_t: dict[str, float] = field(default_factory=dict)
 
     def apply_all(self, events: Iterable[Event]) -> None:
-        """Fold a batch of events, in order."""
+        """Fold a batch of events, in order (locals: this runs once per event of a sweep)."""
+        backlog, peak, warmup_s = self.backlog, self.peak_backlog, self.warmup_s
+        samples, submitted_t, e2e_s = self.samples, self._submitted_t, self.e2e_s
         for event in events:
+            t = event["t"]
+            slot = int(t / SAMPLE_S)
+            while len(samples) < slot:  # the backlog at the end of each interval before t
+                samples.append(backlog)
             name = event["event"]
-            self._sample_until(event["t"])
-            if name == ev.TASK_SUBMITTED:
-                self._submitted(event)
-            elif name == ev.TASK_STARTED:
-                self.backlog -= 1
-            elif name == ev.TASK_SUCCEEDED:
-                self._succeeded(event)
-            elif name == ev.TASK_FAILED:
-                self.backlog += 1 if event["will_retry"] else 0
-            elif name == ev.TASK_REDELIVERED:
-                self.backlog += 1
-            elif name == ev.TASK_DEAD_LETTERED:
-                self._submitted_t.pop(event["task_id"], None)
+            if name == _STARTED:
+                backlog -= 1
+            elif name == _SUBMITTED:
+                backlog += 1
+                self.last_arrival_t = t
+                if t >= warmup_s:
+                    submitted_t[event["task_id"]] = t
+            elif name == _SUCCEEDED:
+                start_t = submitted_t.pop(event["task_id"], None)
+                if start_t is not None:
+                    e2e_s.append(t - start_t)
+            elif name in (_FAILED, _REDELIVERED):
+                backlog += name == _REDELIVERED or event["will_retry"]
+            elif name == _DEAD_LETTERED:
+                submitted_t.pop(event["task_id"], None)
             elif name in _FAULT_EDGES:
-                self._fault_edge(name, event["t"])
+                self._fault_edge(name, t)
             elif name == ev.RUN_STARTED:
-                self.warmup_s = float(event.get("scenario", {}).get("warmup") or 0.0)
-            if self.backlog > self.peak_backlog:
-                self.peak_backlog = self.backlog
-
-    def _sample_until(self, t: float) -> None:
-        """Record the backlog for every sample interval that ended before `t`."""
-        slot = int(t / SAMPLE_S)
-        samples = self.samples
-        while len(samples) < slot:
-            samples.append(self.backlog)
-
-    def _submitted(self, event: Event) -> None:
-        self.backlog += 1
-        t = event["t"]
-        self.last_arrival_t = t
-        if t >= self.warmup_s:
-            self._submitted_t[event["task_id"]] = t
-
-    def _succeeded(self, event: Event) -> None:
-        submitted_t = self._submitted_t.pop(event["task_id"], None)
-        if submitted_t is not None:
-            self.e2e_s.append(event["t"] - submitted_t)
+                warmup_s = self.warmup_s = float(event.get("scenario", {}).get("warmup") or 0.0)
+            if backlog > peak:
+                peak = backlog
+        self.backlog, self.peak_backlog = backlog, peak
 
     def _fault_edge(self, name: str, t: float) -> None:
         if name == ev.FAULT_STARTED and self.first_fault_t is None:
@@ -135,10 +129,8 @@ class Timeline:
             settled = len(samples)  # drained only when the run ended, after the last sample
         if start < load_end < settled:
             return None, False  # load went on after the faults and the backlog never settled
-        return max(0.0, settled * SAMPLE_S - self.last_fault_end_t), True
-
-
-_FAULT_EDGES = frozenset({ev.FAULT_STARTED, ev.FAULT_ENDED, ev.WORKER_RESTARTED})
+        # A sample holds the backlog at the end of its interval.
+        return max(0.0, (settled + 1) * SAMPLE_S - self.last_fault_end_t), True
 
 
 def measure(state: RunState, timeline: Timeline, expect: Expect) -> RunMetrics:
