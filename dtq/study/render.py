@@ -182,7 +182,8 @@ def _point_json(point: PointSummary) -> dict[str, Any]:
 
 def json_text(result: SweepResult) -> str:
     """The JSON document, indented, with a final newline."""
-    return orjson.dumps(as_json(result), option=orjson.OPT_INDENT_2).decode() + "\n"
+    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS  # `{1: 10ms}` as a swept value
+    return orjson.dumps(as_json(result), option=options).decode() + "\n"
 
 
 def csv_text(result: SweepResult) -> str:
