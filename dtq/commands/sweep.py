@@ -64,7 +64,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="keep every run's event log here")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="write it to FILE")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -109,7 +111,7 @@ def _run(
     args: argparse.Namespace,
     should_stop: Callable[[], bool],
 ) -> SweepResult:
-    """Run the plan with a progress bar on stderr (none with --quiet)."""
+    """Run the plan with a progress bar on stderr (none with --quiet or off a terminal)."""
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]sweep[/] {task.fields[points]}"),
@@ -120,7 +122,7 @@ def _run(
         TextColumn("· ETA"),
         TimeRemainingColumn(),
         console=console,
-        disable=args.quiet,
+        disable=args.quiet or not console.is_terminal,
     )
     total_points = len(plan.points)
     task = progress.add_task("sweep", total=plan.runs, points=f"0/{total_points} points", rate="")
