@@ -145,8 +145,11 @@ def stream(
             job = next(jobs, None)
             if job is None:
                 exhausted = True
-            else:
+                continue
+            try:
                 pending[executor.submit(run_job, job)] = job
+            except Exception as exc:  # a pool broken by a worker that died: say so per run
+                yield JobResult(job.point, job.seed, None, f"not run: {runner.describe(exc)}")
         if not pending:
             return
         if should_stop():
