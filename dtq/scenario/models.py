@@ -113,7 +113,9 @@ Distribution = Annotated[
 
 # Tags of the unions chosen by the shape of the value rather than by a key: messages
 # leave them out of the path they show (`steps.0.work`, not `steps.0._work_step.work`).
-STRUCTURAL_TAGS = frozenset({"_distribution", "_fixed", "_work_step", "_call_step"})
+STRUCTURAL_TAGS = frozenset(
+    {"_distribution", "_fixed", "_work_step", "_call_step", "_count", "_by_reason"}
+)
 
 
 def _fixed_or_distribution(value: Any) -> str:
@@ -493,6 +495,18 @@ class WorkerCrash(Model):
 Fault = Annotated[Outage | WorkerCrash | Slowdown, Field(discriminator="kind")]
 
 
+def _count_or_by_reason(value: Any) -> str:
+    return "_by_reason" if isinstance(value, dict) else "_count"
+
+
+# `dlq_max: 10` caps all dead letters; `dlq_max: {budget: 10}` caps each reason named.
+DlqCap = Annotated[
+    Annotated[NonNegative, Tag("_count")]
+    | Annotated[dict[Annotated[str, Field(pattern=KIND_PATTERN)], NonNegative], Tag("_by_reason")],
+    Discriminator(_count_or_by_reason),
+]
+
+
 class Expect(Model):
     """Thresholds checked at the end of a run; a miss makes `dtq run` exit 1."""
 
@@ -501,9 +515,7 @@ class Expect(Model):
     )
 
     # A number caps every dead letter; a mapping caps each reason (`{budget: 10}`).
-    dlq_max: NonNegative | dict[Annotated[str, Field(pattern=KIND_PATTERN)], NonNegative] | None = (
-        None
-    )
+    dlq_max: DlqCap | None = None
     wait_p95: dict[Priority, Duration] | None = None
     completed_min: Probability | None = None
     recover_within: Duration | None = None

@@ -113,3 +113,16 @@ def test_a_slowdown_in_force_scales_the_slots_the_dashboard_shows(tmp_path: Path
     assert dependency_slots(during, "db") == 2  # 10 slots at capacity 0.2
     assert dependency_slots(after, "db") == 10
     assert dependency_slots(after, "nothing") is None
+
+
+def test_a_wrong_dlq_cap_is_named_at_its_place_without_union_names(tmp_path: Path) -> None:
+    from dtq.errors import ScenarioError
+
+    path = tmp_path / "cap.yaml"
+    path.write_text(
+        "task_types: {a: {priority: 1}}\narrivals: [{pattern: burst, task: a, count: 1}]\n"
+        "expect:\n  dlq_max: {exhausted: -1}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(caught.value).endswith("expect.dlq_max.exhausted: must be at least 0 (got -1)")
