@@ -206,21 +206,8 @@ class Scheduler:
 
     def _expire(self, task: Task, now: float) -> None:
         """A task not started within its type's `expires` of submission goes to the DLQ."""
-        self.dead_lettered += 1
-        self._emit(
-            {
-                "seq": 0,
-                "t": now,
-                "event": TASK_DEAD_LETTERED,
-                "task_id": task.id,
-                "type": task.kind.name,
-                "priority": task.priority,
-                "attempt": task.attempts,
-                "reason": REASON_EXPIRED,
-                "attempts": task.attempts,
-                "first_failed_t": task.first_failed_t,
-                "last_error": task.last_error or REASON_EXPIRED,
-            }
+        self._dead_letter(
+            task, now, task.attempts, REASON_EXPIRED, task.last_error or REASON_EXPIRED
         )
 
     def release_due(self, due: list[tuple[float, Task]], now: float) -> None:
@@ -288,6 +275,10 @@ class Scheduler:
             self.waiting_retries += 1
             self.agenda.schedule(retry_at, RETRY_RELEASE, task)
             return
+        self._dead_letter(task, now, number, decision.reason, error)
+
+    def _dead_letter(self, task: Task, now: float, attempts: int, reason: str, error: str) -> None:
+        """`task` ends in the dead-letter queue after `attempts` attempts."""
         self.dead_lettered += 1
         self._emit(
             {
@@ -297,9 +288,9 @@ class Scheduler:
                 "task_id": task.id,
                 "type": task.kind.name,
                 "priority": task.priority,
-                "attempt": number,
-                "reason": decision.reason,
-                "attempts": number,
+                "attempt": attempts,
+                "reason": reason,
+                "attempts": attempts,
                 "first_failed_t": task.first_failed_t,
                 "last_error": error,
             }

@@ -52,9 +52,7 @@ class VirtualEngine(SchedulerEngine):
 
     def _loop(self) -> str:
         sched, driver = self.sched, self.driver
-        for worker in range(self._plan.workers):
-            sched.worker_started(worker, 0.0)
-        idle = list(range(self._plan.workers))  # a heap: the lowest idle worker goes first
+        idle = self._start_workers()
         # The agenda's heap, counter and the driver's handlers, used inline: one C call
         # per push or pop, where a method call each would cost a tenth of a task's life.
         heap, counter, handlers = driver.agenda.heap, driver.agenda.counter, driver.handlers
@@ -91,7 +89,7 @@ class VirtualEngine(SchedulerEngine):
             while idle and sched.ready:
                 worker = heappop(idle)
                 started = sched.start_next(worker, now)
-                if started is None:  # pragma: no cover - ready was checked above
+                if started is None:  # every ready task had expired
                     heappush(idle, worker)
                     break
                 if started.task.kind.steps is None:
@@ -101,6 +99,12 @@ class VirtualEngine(SchedulerEngine):
         driver.finish(now)
         self.clock = now
         return STATUS_COMPLETED
+
+    def _start_workers(self) -> list[int]:
+        """Log every worker's start; all are idle (a heap: the lowest goes first)."""
+        for worker in range(self._plan.workers):
+            self.sched.worker_started(worker, 0.0)
+        return list(range(self._plan.workers))
 
     def _without_killed(self, idle: list[int]) -> list[int]:
         """The idle heap minus the workers a crash fault just killed."""
