@@ -52,6 +52,12 @@ def failure_percent(state: RunState) -> float:
     return 100.0 * totals["failed"] / ended if ended else 0.0
 
 
+def dead_percent(state: RunState) -> float:
+    """Dead-lettered tasks as a share of tasks that reached an end (not of attempts)."""
+    finished = state.finished_tasks
+    return 100.0 * state.dead_lettered / finished if finished else 0.0
+
+
 def utilisation(row: WorkerRow, elapsed_s: float) -> float:
     """The share of the run's time a worker spent running attempts (0 to 1)."""
     return row.busy_s / elapsed_s if elapsed_s > 0 else 0.0

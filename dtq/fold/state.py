@@ -185,6 +185,7 @@ class RunState:
     faults_seen: list[FaultInfo] = field(default_factory=list)
     failures_by_error: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
+    peak_queued: int = 0  # the most tasks ever ready at one priority so far
     finished: dict[str, Any] | None = None
     # Set by a reader that folded a whole log: no more events will come, so a run
     # without `run_finished` is unfinished (killed, or its log could not be written).
@@ -420,6 +421,8 @@ class RunState:
         by_p.queued += 1
         by_t.submitted += 1
         by_t.queued += 1
+        if by_p.queued > self.peak_queued:
+            self.peak_queued = by_p.queued
 
     def _on_task_started(self, event: Event) -> None:
         priority = event["priority"]
@@ -495,6 +498,8 @@ class RunState:
         by_p.queued += 1
         by_t.retrying -= 1
         by_t.queued += 1
+        if by_p.queued > self.peak_queued:
+            self.peak_queued = by_p.queued
 
     def _on_task_dead_lettered(self, event: Event) -> None:
         priority = event["priority"]
@@ -530,6 +535,8 @@ class RunState:
         by_p.queued += 1
         by_t.redelivered += 1
         by_t.queued += 1
+        if by_p.queued > self.peak_queued:
+            self.peak_queued = by_p.queued
         task_id = event["task_id"]
         self._redelivered.add(task_id)
         lost = self.workers.get(event.get("lost_worker") or "")

@@ -60,13 +60,27 @@ class Frame:
 
 
 def format_s(seconds: float) -> str:
-    """A duration for people: `850ms`, `2.35s`, `4m05s`."""
-    if seconds < 1.0:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60.0:
+    """A duration for people: `2.55ms`, `850ms`, `2.35s`, `4m05s` (three digits below 1s,
+    as the expectation lines write them)."""
+    milliseconds = seconds * 1000
+    if milliseconds < 999.5:
+        return f"{milliseconds:.3g}ms"
+    if seconds < 9.995:
         return f"{seconds:.2f}s"
+    if seconds < 59.95:
+        return f"{seconds:.1f}s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes}m{rest:02d}s"
+
+
+def format_speed(speed: float) -> str:
+    """A replay speed: `×4`, `×1`, `×1/8` (a fraction of a power of two as such)."""
+    if speed >= 1:
+        return f"×{speed:g}"
+    inverse = 1 / speed
+    if abs(inverse - round(inverse)) < 1e-9:
+        return f"×1/{round(inverse)}"
+    return f"×{speed:.3g}"
 
 
 def format_rate(per_s: float) -> str:
@@ -92,6 +106,22 @@ def bar(value: float, maximum: float, width: int, *, track: str = " ") -> str:
     full, part = divmod(round(share * width * 8), 8)
     text = "█" * full + (BAR_EIGHTHS[part] if part else "")
     return text.ljust(width, track)
+
+
+def stretch(values: Sequence[int], width: int) -> list[int]:
+    """`values` with each one repeated as often as fits in `width` cells (at least once)."""
+    if not values or len(values) >= width:
+        return list(values)
+    times = width // len(values)
+    return [value for value in values for _ in range(times)]
+
+
+def ranked(values: Iterable[str]) -> list[tuple[str, int]]:
+    """How often each value occurs, most frequent first, ties by name."""
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 # -- plain text ---------------------------------------------------------------------------
@@ -174,7 +204,7 @@ def _header(state: RunState, *, width: int, paused: bool, speed: float | None) -
     title.append(f"  t {state.t:.2f}s  ", style="bold")
     title.append("PAUSED" if paused else state.status.upper(), style="bold yellow")
     if speed is not None:
-        title.append(f" ×{speed:g}")
+        title.append(f" {format_speed(speed)}")
     if meta is not None:
         title.append(f"  │ seed {meta.seed} · {meta.clock} clock", style="dim")
         if meta.clock == "real":
@@ -203,8 +233,8 @@ def _counters(state: RunState) -> Section:
         ("running", str(state.running), "bold green"),
         ("succeeded", str(state.succeeded), "bold green"),
         ("retrying", str(state.retrying), "bold yellow"),
-        ("dead", str(state.dead_lettered), "bold red"),
-        ("fail %", f"{metrics.failure_percent(state):.1f}", "bold red"),
+        ("dead", f"{state.dead_lettered} ({metrics.dead_percent(state):.1f}%)", "bold red"),
+        ("tries failed", f"{metrics.failure_percent(state):.1f}%", "bold red"),
     )
     for _ in cells:
         table.add_column(justify="center")
@@ -231,9 +261,12 @@ def _table(*headers: str) -> Table:
 
 def _priorities(state: RunState, *, width: int, framed: bool) -> Section:
     priorities = state.priorities()
+    # Bars scale to the deepest queue of the run so far: one waiting task is a sliver.
     deepest = max(
-        (state.by_priority[p].queued for p in priorities if p in state.by_priority), default=0
+        (state.by_priority[p].queued for p in priorities if p in state.by_priority),
+        default=0,
     )
+    deepest = max(deepest, state.peak_queued)
     bar_width = max(width - (53 if framed else 49), 4)  # what the other columns leave
     table = _table("P", "queued", "", "retry", "p50", "p95", "p99", "max")
     table.columns[2].justify = "left"
@@ -282,13 +315,55 @@ def _workers(state: RunState, *, rows: int, framed: bool) -> Section:
 
 
 def _dlq(state: RunState, *, rows: int, framed: bool) -> Section:
-    table = _table("task", "reason", "last error", "tries")
-    table.columns[1].justify = table.columns[2].justify = "left"
-    latest = list(islice(reversed(state.dlq.values()), max(rows, 0)))
-    for entry in latest:
-        table.add_row(entry.task_id, entry.reason, entry.last_error, str(entry.attempts))
-    title = f"Dead letters ({len(state.dlq)}, latest first)"
-    return _framed(title, table, len(latest) + 1, framed=framed)
+    """Dead letters: counts by reason and by last error always; the latest ids if `rows`."""
+    title = f"Dead letters ({len(state.dlq)})"
+    if not state.dlq:
+        if framed:
+            return _framed(title, Text("none yet", style="dim"), 1, framed=True)
+        return Section(Text("Dead letters: none yet", style="bold"), 1)
+    entries = state.dlq.values()
+    # Unframed, the title shares its line with the reasons: every line counts there.
+    reasons = _counts_line(
+        "by reason: " if framed else "",
+        ranked(e.reason for e in entries),
+        title=not framed and title,
+    )
+    errors = _counts_line("by last error: ", ranked(e.last_error for e in entries))
+    parts: list[RenderableType] = [reasons, errors]
+    latest = list(islice(reversed(entries), max(rows, 0)))
+    if latest:
+        table = _table("latest", "reason", "last error", "tries")
+        table.columns[1].justify = table.columns[2].justify = "left"
+        for entry in latest:
+            table.add_row(entry.task_id, entry.reason, entry.last_error, str(entry.attempts))
+        parts.append(table)
+    body = Group(*parts)
+    height = dlq_height(state, rows=rows, framed=framed)
+    if framed:
+        return Section(Panel(body, title=title, title_align="left", box=box.ROUNDED), height)
+    return Section(body, height)
+
+
+def _counts_line(label: str, counts: list[tuple[str, int]], *, title: str | bool = False) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if title:
+        text.append(f"{title}: ", style="bold")
+    text.append(label, style="dim")
+    for index, (name, count) in enumerate(counts):
+        if index:
+            text.append(" · ", style="dim")
+        text.append(f"{name} ")
+        text.append(str(count), style="bold red")
+    return text
+
+
+def dlq_height(state: RunState, *, rows: int, framed: bool) -> int:
+    """The lines `_dlq` takes with `rows` ids (borders included)."""
+    border = 2 if framed else 0
+    if not state.dlq:
+        return border + 1
+    shown = min(rows, len(state.dlq))
+    return border + 2 + (shown + 1 if shown > 0 else 0)
 
 
 def _throughput(state: RunState, *, width: int, framed: bool) -> Section:
@@ -297,8 +372,10 @@ def _throughput(state: RunState, *, width: int, framed: bool) -> Section:
     if state.finished is None:
         history = history[:-1]  # the current second is still filling up
     chrome = 4 if framed else 0
+    cells = max(width - len(label) - chrome, 0)
     line = Text(label, style="bold")
-    line.append(sparkline(history, max(width - len(label) - chrome, 0)), style="green")
+    # A short run's few seconds are drawn wide, so the line uses the width it is given.
+    line.append(sparkline(stretch(history[-cells:] if cells else [], cells), cells), style="green")
     if framed:
         return Section(Panel(line, box=box.ROUNDED, padding=(0, 1)), 3)
     return Section(line, 1)
@@ -326,12 +403,38 @@ def _faults(state: RunState) -> Section:
     return Section(Group(*lines), len(lines))
 
 
-def _footer(state: RunState, footer_keys: str | None) -> Section:
-    text = Text(f"event {state.seq}", style="dim")
-    if footer_keys:
-        text.append("   ")
-        text.append(footer_keys, style="bold")
-    return Section(text, 1)
+def _footer(
+    state: RunState, footer_keys: str | None, position: Position | None, *, width: int
+) -> Section:
+    """`event N` and the keys; with a position (replay), its own line above the keys."""
+    event = f"event {state.seq}"
+    keys = Text(footer_keys or "", style="bold", no_wrap=True, overflow="ellipsis")
+    if position is None:
+        text = Text(event, style="dim", no_wrap=True, overflow="ellipsis")
+        if footer_keys:
+            text.append("   ")
+            text.append_text(keys)
+        return Section(text, 1)
+    line = position_line(position, width=width, suffix=f"  {event}")
+    if not footer_keys:
+        return Section(line, 1)
+    return Section(Group(line, keys), 2)
+
+
+Position = tuple[float, float | None]
+"""Where a replay stands: (event time now, event time of the log's end if known)."""
+
+
+def position_line(position: Position, *, width: int, suffix: str = "") -> Text:
+    """`t 3.0 s of 12.0 s` and a bar of the way through the log."""
+    t, end_t = position
+    label = f"t {t:.1f} s of {end_t:.1f} s " if end_t is not None else f"t {t:.1f} s "
+    text = Text(label, style="bold", no_wrap=True, overflow="ellipsis")
+    room = width - len(label) - len(suffix)
+    if end_t is not None and room >= 4:
+        text.append(bar(t, end_t, room, track="░"), style="cyan")
+    text.append(suffix, style="dim")
+    return text
 
 
 # -- planning ---------------------------------------------------------------------------
@@ -351,11 +454,12 @@ def render_dashboard(
     paused: bool = False,
     speed: float | None = None,
     footer_keys: str | None = None,
+    position: Position | None = None,
 ) -> RenderableType:
     """The live dashboard of `state`, laid out to fill exactly `width` x `height` cells."""
     framed = height >= FRAMED_MIN_HEIGHT
     top = [_header(state, width=width, paused=paused, speed=speed), _counters(state)]
-    bottom = [_faults(state), _footer(state, footer_keys)]
+    bottom = [_faults(state), _footer(state, footer_keys, position, width=width)]
     spark = _throughput(state, width=width, framed=framed)
     room = height - sum(s.height for s in (*top, *bottom))
     if room >= spark.height + 4:
@@ -386,9 +490,12 @@ def _side_by_side(state: RunState, *, width: int, height: int, framed: bool) -> 
     left_width = width // 2
     prio = _priorities(state, width=left_width, framed=framed)
     left = [prio]
-    dlq_rows = min(len(state.dlq), height - prio.height - chrome)
-    if dlq_rows > 0 or (framed and height - prio.height >= chrome + 1):
-        left.append(_dlq(state, rows=max(dlq_rows, 0), framed=framed))
+    room = height - prio.height
+    rows = DLQ_ROWS_MAX
+    while rows > 0 and dlq_height(state, rows=rows, framed=framed) > room:
+        rows -= 1
+    if dlq_height(state, rows=rows, framed=framed) <= room:
+        left.append(_dlq(state, rows=rows, framed=framed))
     workers = _workers(state, rows=height - chrome, framed=framed)
     row = Layout()
     row.split_row(Layout(_column(left), size=left_width), Layout(_column([workers])))
@@ -396,14 +503,19 @@ def _side_by_side(state: RunState, *, width: int, height: int, framed: bool) -> 
 
 
 def _stacked(state: RunState, *, width: int, height: int, framed: bool) -> Section:
-    """Queues, then workers, then a few dead letters; workers keep at least one row."""
+    """Queues, workers, then dead letters: their counts always, ids with the lines left;
+    workers keep at least one row."""
     chrome = 3 if framed else 2
+    dlq_counts = dlq_height(state, rows=0, framed=framed)
     prio = _priorities(state, width=width, framed=framed)
-    if prio.height > height - chrome - 1:
+    if prio.height > height - dlq_counts - chrome - 1:
         prio = EMPTY
-    room = height - prio.height
-    dlq_rows = min(len(state.dlq), DLQ_ROWS_MAX if framed else 3, room - 2 * chrome - 2)
-    dlq = _dlq(state, rows=dlq_rows, framed=framed) if dlq_rows > 0 else EMPTY
-    worker_rows = min(len(state.workers), room - dlq.height - chrome)
-    workers = _workers(state, rows=max(worker_rows, 1), framed=framed)
+    room = height - prio.height - dlq_counts
+    worker_rows = max(min(len(state.workers), room - chrome), 1)
+    left = room - worker_rows - chrome
+    id_rows = min(len(state.dlq), DLQ_ROWS_MAX if framed else 3, max(left - 1, 0))
+    dlq = _dlq(state, rows=id_rows, framed=framed)
+    if dlq.height > height - prio.height - worker_rows - chrome:
+        dlq = EMPTY  # not even the counts fit: the terminal is tiny
+    workers = _workers(state, rows=worker_rows, framed=framed)
     return Section(_column([prio, workers, dlq]), prio.height + workers.height + dlq.height)

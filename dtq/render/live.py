@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from typing import Protocol
+from typing import IO, Protocol
 
 from rich.console import Console, RenderableType
 from rich.live import Live
@@ -21,11 +21,29 @@ from rich.text import Text
 from dtq.events import Event
 from dtq.fold.state import RunState
 from dtq.render.dashboard import progress_line, render_dashboard
+from dtq.render.keys import NoEcho, terminal_fd
 
 PLAIN_INTERVAL_S = 2.0
 QUIET_INTERVAL_S = 0.25
 STOP_TIMEOUT_S = 10.0
 LIVE_FOOTER = "Ctrl-C stops the run (the log stays complete)"
+# DEC private mode 2026, synchronized output: the terminal shows a frame only once it is
+# whole, so a redraw over a slow link never tears. Terminals without it ignore the mode.
+SYNC_BEGIN = "\x1b[?2026h"
+SYNC_END = "\x1b[?2026l"
+
+
+def draw(live: Live, frame: RenderableType) -> None:
+    """Redraw `live` with `frame`, as one synchronized update on a terminal."""
+    console = live.console
+    if not console.is_terminal or console.is_dumb_terminal:
+        live.update(frame, refresh=True)
+        return
+    with console:  # rich writes the whole frame at the end of this block
+        console.file.write(SYNC_BEGIN)
+        live.update(frame, refresh=True)
+    console.file.write(SYNC_END)
+    console.file.flush()
 
 
 class Display(Protocol):
@@ -143,12 +161,16 @@ class PlainDisplay(FoldingDisplay):
 class LiveDisplay(FoldingDisplay):
     """The rich dashboard, redrawn `refresh_per_second` times from the background thread."""
 
-    def __init__(self, *, console: Console, refresh_per_second: float) -> None:
+    def __init__(
+        self, *, console: Console, refresh_per_second: float, stdin: IO[str] | None = None
+    ) -> None:
         super().__init__(console=console, interval_s=1.0 / refresh_per_second)
         self._live: Live | None = None
+        self._no_echo = NoEcho(terminal_fd(stdin))
 
     def start(self) -> None:
         """Take over the terminal region, then start folding and drawing."""
+        self._no_echo.__enter__()
         # auto_refresh off: only our thread draws, right after it folds.
         self._live = Live(console=self.console, auto_refresh=False, transient=False)
         self._live.start()
@@ -157,20 +179,26 @@ class LiveDisplay(FoldingDisplay):
         self._show(final=False)
         super().start()
 
-    def _frame(self) -> RenderableType:
+    def _frame(self, *, final: bool) -> RenderableType:
         width, height = self.console.size
         return render_dashboard(
-            self._state, width=width, height=max(height - 1, 1), footer_keys=LIVE_FOOTER
+            self._state,
+            width=width,
+            height=max(height - 1, 1),
+            footer_keys=None if final else LIVE_FOOTER,  # once over, Ctrl-C stops nothing
         )
 
     def _render(self, *, final: bool) -> None:
         live = self._live
         if live is None:
             return
-        live.update(self._frame(), refresh=True)
+        draw(live, self._frame(final=final))
         if final:
             self._live = None
-            live.stop()  # the last frame stays on screen (transient=False)
+            try:
+                live.stop()  # the last frame stays on screen (transient=False)
+            finally:
+                self._no_echo.__exit__()
 
     def _release(self) -> None:
         live, self._live = self._live, None
@@ -178,6 +206,7 @@ class LiveDisplay(FoldingDisplay):
             live.update(Text(""))  # stop() draws once more: not the frame that failed
             with contextlib.suppress(Exception):  # the warning says the display is gone
                 live.stop()
+        self._no_echo.__exit__()
 
 
 def make_display(
@@ -186,10 +215,11 @@ def make_display(
     plain: bool,
     quiet: bool,
     refresh_per_second: float = 4.0,
+    stdin: IO[str] | None = None,
 ) -> Display:
     """The display for this console: quiet folds, plain (or not a TTY) prints lines, else live."""
     if quiet:
         return QuietDisplay(console=console, interval_s=QUIET_INTERVAL_S)
     if plain or not console.is_terminal:
         return PlainDisplay(console=console)
-    return LiveDisplay(console=console, refresh_per_second=refresh_per_second)
+    return LiveDisplay(console=console, refresh_per_second=refresh_per_second, stdin=stdin)

@@ -9,10 +9,15 @@ import pytest
 from rich.console import Console, RenderableType
 
 from dtq.errors import MalformedEvent
+from dtq.fold.expect import evaluate, format_checks
 from dtq.fold.state import RunState, fold
 from dtq.render import live
 from dtq.render.dashboard import (
+    DLQ_ROWS_MAX,
     bar,
+    format_s,
+    format_speed,
+    position_line,
     progress_line,
     render_dashboard,
     render_summary,
@@ -20,7 +25,8 @@ from dtq.render.dashboard import (
     summary_lines,
 )
 from dtq.render.live import LiveDisplay, PlainDisplay, QuietDisplay, make_display
-from tests.eventlog_factory import LogBuilder, small_log
+from dtq.scenario.models import Expect
+from tests.eventlog_factory import LogBuilder, small_log, steady_log
 
 KEYS = "space pause · q quit"
 
@@ -40,10 +46,17 @@ def dashboard(
     paused: bool = False,
     speed: float | None = None,
     footer_keys: str | None = None,
+    position: tuple[float, float | None] | None = None,
 ) -> list[str]:
     """The dashboard's lines at that size."""
     frame = render_dashboard(
-        state, width=width, height=height, paused=paused, speed=speed, footer_keys=footer_keys
+        state,
+        width=width,
+        height=height,
+        paused=paused,
+        speed=speed,
+        footer_keys=footer_keys,
+        position=position,
     )
     return rendered(frame, width=width, height=height)
 
@@ -74,7 +87,15 @@ def test_the_dashboard_shows_counters_workers_queues_and_dead_letters(
     width: int, height: int
 ) -> None:
     text = "\n".join(dashboard(fold(small_log().events), width=width, height=height))
-    for label in ("submitted", "queued", "running", "succeeded", "retrying", "dead", "fail %"):
+    for label in (
+        "submitted",
+        "queued",
+        "running",
+        "succeeded",
+        "retrying",
+        "dead",
+        "tries failed",
+    ):
         assert label in text
     assert "w01" in text and "w02" in text
     assert "email-000003" in text and "non_retryable" in text
@@ -117,6 +138,111 @@ def test_a_pause_the_speed_and_the_keys_are_shown() -> None:
 def test_an_empty_state_renders_as_waiting() -> None:
     text = "\n".join(dashboard(RunState(), width=80, height=24))
     assert "waiting" in text
+
+
+def many_dead_letters(*, exhausted: int, non_retryable: int, workers: int = 8) -> RunState:
+    """`exhausted` tasks dead-lettered first, then `non_retryable` ones (the newest)."""
+    b = LogBuilder(workers=workers, max_attempts=1)
+    b.run_started()
+    for index in range(workers):
+        b.emit(0.0, "worker_started", worker=f"w{index + 1:02d}")
+    for index in range(exhausted + non_retryable):
+        task_id = f"email-{index:06d}"
+        t = index * 0.01
+        b.submit(t, task_id)
+        b.start(t, task_id, "w01")
+        late = index >= exhausted
+        error = "bad_input" if late else "network"
+        b.fail(t, task_id, "w01", error=error, run_s=0.0, retry_at=None)
+        b.dead_letter(t, task_id, reason="non_retryable" if late else "exhausted")
+    return fold(b.events)
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 30), (250, 60)])
+def test_dead_letter_counts_by_reason_and_error_always_show(width: int, height: int) -> None:
+    """Three newest non_retryable ids never hide two hundred older exhausted ones."""
+    state = many_dead_letters(exhausted=200, non_retryable=3)
+    text = "\n".join(dashboard(state, width=width, height=height))
+    assert "exhausted 200" in text and "non_retryable 3" in text
+    assert "network 200" in text and "bad_input 3" in text
+
+
+def test_at_250_columns_the_dead_letter_ids_stay_bounded_and_the_sparkline_is_wide() -> None:
+    state = many_dead_letters(exhausted=200, non_retryable=3)
+    lines = dashboard(state, width=250, height=60)
+    assert sum("email-" in line for line in lines) <= DLQ_ROWS_MAX
+    busy = fold(steady_log(tasks=60, gap_s=0.1).events)  # six seconds of successes
+    lines = dashboard(busy, width=250, height=60)
+    spark = next(line for line in lines if "throughput" in line)
+    assert sum(spark.count(block) for block in "▁▂▃▄▅▆▇█") >= 200
+
+
+def test_the_failure_labels_say_what_they_count() -> None:
+    """Failed attempts are a share of tries; dead tasks a share of finished tasks."""
+    text = "\n".join(dashboard(fold(small_log().events), width=120, height=30))
+    assert "tries failed" in text and "50.0%" in text  # 3 failed of 6 ended attempts
+    assert "1 (25.0%)" in text  # 1 dead of 4 finished tasks
+
+
+def test_queue_bars_scale_to_the_peak_of_the_run_so_far() -> None:
+    """After a backlog of 40 drains to 1, the one waiting task is a sliver, not a full bar."""
+    b = LogBuilder(workers=1)
+    b.run_started()
+    b.emit(0.0, "worker_started", worker="w01")
+    for index in range(40):
+        b.submit(0.0, f"email-{index:06d}")
+    for index in range(39):
+        b.start(1.0 + index, f"email-{index:06d}", "w01")
+        b.succeed(1.5 + index, f"email-{index:06d}", "w01", run_s=0.5)
+    state = fold(b.events)
+    assert state.by_priority[2].queued == 1 and state.peak_queued == 40
+    row = next(line for line in dashboard(state, width=80, height=24) if line.startswith("P2 "))
+    assert row.count("█") <= 2
+
+
+def test_a_replay_position_shows_time_of_total_with_a_bar() -> None:
+    text = "\n".join(
+        dashboard(mid_run(), width=80, height=24, footer_keys=KEYS, position=(2.5, 5.0))
+    )
+    assert "t 2.5 s of 5.0 s" in text and "░" in text and KEYS in text
+    line = position_line((3.0, 12.0), width=60)
+    assert line.plain.startswith("t 3.0 s of 12.0 s ") and "█" in line.plain
+
+
+def test_speeds_print_as_multiples_and_fractions() -> None:
+    assert [format_speed(s) for s in (1.0, 4.0, 0.5, 1 / 64, 0.3)] == [
+        "×1",
+        "×4",
+        "×1/2",
+        "×1/64",
+        "×0.3",
+    ]
+
+
+def test_durations_below_a_second_keep_three_digits() -> None:
+    assert [format_s(s) for s in (0.0, 0.00255, 0.0123, 0.85, 0.9996, 2.345, 12.34)] == [
+        "0ms",
+        "2.55ms",
+        "12.3ms",
+        "850ms",
+        "1.00s",
+        "2.35s",
+        "12.3s",
+    ]
+
+
+def test_the_summary_and_the_expectation_lines_round_a_wait_alike() -> None:
+    """P1 p95 of 2.55ms reads 2.55ms in both, never 3ms in one of them."""
+    b = LogBuilder(workers=1)
+    b.run_started()
+    b.emit(0.0, "worker_started", worker="w01")
+    b.submit(0.0, "email-000000")
+    b.start(0.00255, "email-000000", "w01")
+    state = fold(b.events)
+    summary = "\n".join(summary_lines(state))
+    table = "\n".join(rendered(render_summary(state), width=80, height=40))
+    checks = format_checks(evaluate(Expect.model_validate({"wait_p95": {2: "10ms"}}), state))
+    assert "2.55ms" in checks[0] and "p95 2.55ms" in summary and "2.55ms" in table
 
 
 # -- helpers --------------------------------------------------------------------------------
