@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
 
 import orjson
 from rich.console import Console
 
+from dtq.commands.common import resolve_log
 from dtq.commands.output import add_output_option, output_stream, page_path, write_page
 from dtq.log.reader import fold
 from dtq.render.report import build_report, render_markdown, render_text
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `dtq report` to the command line."""
     parser = subparsers.add_parser(
         "report",
@@ -25,7 +24,9 @@ def register(subparsers: Any) -> None:
             "wait p50/p95/p99/max, retries and the DLQ; per worker utilisation; throughput."
         ),
     )
-    parser.add_argument("log", type=Path, metavar="LOG", help="event log (.jsonl)")
+    parser.add_argument(
+        "log", metavar="LOG", help="event log (.jsonl), or a scenario name for its newest log"
+    )
     parser.add_argument(
         "--format",
         choices=("text", "json", "markdown", "html"),
@@ -41,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     """Fold the log and print its report; 2 (via LogFormatError) for an unreadable log."""
     if args.format == "html":
         return _html(args)
-    state, reader = fold(args.log)
+    state, reader = fold(resolve_log(args.log))
     for warning in reader.warnings:
         print(f"dtq: warning: {warning}", file=sys.stderr)
     report = build_report(state, warnings=reader.warnings)
@@ -61,7 +62,7 @@ def _html(args: argparse.Namespace) -> int:
     from dtq.render.html.run import render_run_html
     from dtq.render.html.series import fold_series
 
-    state, reader = fold_series(args.log)
+    state, reader = fold_series(resolve_log(args.log))
     for warning in reader.warnings:
         print(f"dtq: warning: {warning}", file=sys.stderr)
     write_page(path, render_run_html(state, warnings=reader.warnings))

@@ -3,40 +3,46 @@
 The log is streamed, never loaded whole, and folded through the one reducer. Pacing sleeps
 each gap between events divided by the speed, capped at the idle limit so a quiet stretch
 of the run does not freeze the screen. On a terminal, keys steer the replay (space, `+`,
-`-`, `.`, `q`); the terminal is put in cbreak mode for that and always restored.
+`-`, `.`, arrows, `g`, `G`, `q`); the terminal is put in cbreak mode for that and always
+restored. Seeking forward folds on without pacing; seeking back folds the log again from
+its start (the reducer only goes forward), which keeps memory to one state whatever the
+log's length. At the end a terminal keeps the last frame, with the summary, until `q`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import select
+import math
 import sys
-import termios
 import time
-import tty
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import takewhile
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Protocol
 
-from rich.console import Console
+import orjson
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.text import Text
 
 from dtq.errors import MalformedEvent, UsageError
 from dtq.events import Event
 from dtq.fold.state import RunState
 from dtq.log.reader import LogReader
-from dtq.render.dashboard import progress_line, render_dashboard, summary_lines
+from dtq.render.dashboard import format_speed, progress_line, render_dashboard, summary_lines
+from dtq.render.keys import LEFT, RIGHT, Keys, NoKeys, TerminalKeys, split_keys, terminal_fd
+from dtq.render.live import draw
 
 Clock = Callable[[], float]
 
-KEYS_HELP = "space pause · +/- speed · . step · q quit"
+KEYS_HELP = "space pause · ←/→ 5s · g/G start/end · +/- speed · . step · q quit"
+END_HELP = "end of the log · ← or g goes back · q quits"
 PLAIN_INTERVAL_S = 2.0
-SPEED_MIN = 1 / 1024
-SPEED_MAX = 1024 * 1024
+SEEK_STEP_S = 5.0
+SPEED_MIN = 1 / 64
+SPEED_MAX = 1024.0
+_TAIL_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,85 +60,20 @@ class ReplayOptions:
 
     def check(self) -> None:
         """Raise `UsageError` for values that cannot work."""
-        if not self.speed > 0:
-            raise UsageError(f"--speed: must be above 0 (got {self.speed:g})")
+        if not SPEED_MIN <= self.speed <= SPEED_MAX:
+            raise UsageError(
+                f"--speed: must be between {format_speed(SPEED_MIN)[1:]} and "
+                f"{SPEED_MAX:g} (got {self.speed:g})"
+            )
         if not self.idle_limit_s >= 0:
             raise UsageError(f"--idle-limit: must be 0 or more seconds (got {self.idle_limit_s:g})")
         if not self.refresh_per_second > 0:
             raise UsageError(f"--refresh: must be above 0 (got {self.refresh_per_second:g})")
         if self.start_at is not None and self.until is not None and self.until < self.start_at:
             raise UsageError(
-                f"--until {self.until:g} is before --start-at {self.start_at:g}; "
+                f"--until {self.until:g}s is before --start-at {self.start_at:g}s; "
                 "give an --until at or after --start-at"
             )
-
-
-# -- keys --------------------------------------------------------------------------------
-
-
-class Keys(Protocol):
-    """A source of key presses that also serves as the replay's sleep."""
-
-    def wait(self, timeout_s: float) -> str:
-        """Wait up to `timeout_s` for keys; return those pressed ("" if none)."""
-
-
-class NoKeys:
-    """No keyboard (not a terminal): waiting is plain sleeping."""
-
-    def __enter__(self) -> NoKeys:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-    def wait(self, timeout_s: float) -> str:
-        """Sleep `timeout_s` and report no key."""
-        if timeout_s > 0:
-            time.sleep(timeout_s)
-        return ""
-
-
-class TerminalKeys:
-    """Reads single key presses from a terminal in cbreak mode; restores it on exit."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._saved: list[Any] | None = None
-
-    def __enter__(self) -> TerminalKeys:
-        self._saved = termios.tcgetattr(self.fd)
-        # TCSANOW keeps keys typed before the replay started (TCSAFLUSH would drop them).
-        tty.setcbreak(self.fd, termios.TCSANOW)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._saved is not None:
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
-            self._saved = None
-
-    def wait(self, timeout_s: float) -> str:
-        """Wait up to `timeout_s` for keys; return those pressed ("" if none)."""
-        readable, _, _ = select.select([self.fd], [], [], max(timeout_s, 0.0))
-        if not readable:
-            return ""
-        data = os.read(self.fd, 64)
-        return data.decode("utf-8", errors="ignore")
-
-
-def terminal_fd(stream: IO[str] | None) -> int | None:
-    """The file descriptor of `stream` if it is a terminal, else None."""
-    try:
-        if stream is not None and stream.isatty():
-            return stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        pass
-    return None
 
 
 # -- pacing ------------------------------------------------------------------------------
@@ -154,6 +95,8 @@ class Pacer:
         """Start pacing from event time `t`, now."""
         self._last_t = t
         self.due = self.clock()
+        if self.paused:
+            self._paused_at = self.due
 
     def schedule(self, t: float) -> float:
         """Set and return the wall time at which an event at `t` is due."""
@@ -179,7 +122,7 @@ class Pacer:
         self._paused_at = now
 
     def set_speed(self, speed: float) -> None:
-        """Change the speed; the wait already under way shrinks or grows with it."""
+        """Change the speed (kept within its bounds); the wait under way scales with it."""
         speed = min(max(speed, SPEED_MIN), SPEED_MAX)
         now = self._paused_at if self.paused else self.clock()
         if self.due > now:
@@ -195,20 +138,28 @@ class View(Protocol):
 
     interval_s: float
 
-    def show(self, state: RunState, *, paused: bool, speed: float) -> None:
-        """Show the state now."""
+    def show(self, state: RunState, *, paused: bool, speed: float, at_end: bool = False) -> None:
+        """Show the state now (`at_end`: the log is over, the replay waits for `q`)."""
 
     def close(self, state: RunState, *, speed: float) -> None:
-        """Show the last frame and release the screen."""
+        """Show the last frame and the summary, and release the screen."""
 
 
 class LiveView:
-    """The dashboard on a terminal, redrawn in place."""
+    """The dashboard on a terminal, redrawn in place; the last frame carries the summary."""
 
-    def __init__(self, console: Console, *, refresh_per_second: float, keys_help: str | None):
+    def __init__(
+        self,
+        console: Console,
+        *,
+        refresh_per_second: float,
+        keys_help: str | None,
+        end_t: float | None = None,
+    ) -> None:
         self.console = console
         self.interval_s = 1.0 / refresh_per_second
         self.keys_help = keys_help
+        self.end_t = end_t
         self._live = Live(console=console, auto_refresh=False, transient=False)
 
     def __enter__(self) -> LiveView:
@@ -218,22 +169,41 @@ class LiveView:
     def __exit__(self, *exc_info: object) -> None:
         self._live.stop()
 
-    def show(self, state: RunState, *, paused: bool, speed: float) -> None:
+    def show(self, state: RunState, *, paused: bool, speed: float, at_end: bool = False) -> None:
         """Redraw the dashboard at the console's current size."""
-        width, height = self.console.size
-        frame = render_dashboard(
-            state,
-            width=width,
-            height=max(height - 1, 1),
-            paused=paused,
-            speed=speed,
-            footer_keys=self.keys_help,
-        )
-        self._live.update(frame, refresh=True)
+        if at_end:
+            frame = self._frame(state, speed=speed, footer=END_HELP, summary=True)
+        else:
+            frame = self._frame(state, speed=speed, footer=self.keys_help, paused=paused)
+        draw(self._live, frame)
 
     def close(self, state: RunState, *, speed: float) -> None:
-        """Draw the final frame (it stays on screen)."""
-        self.show(state, paused=False, speed=speed)
+        """Draw the final frame with the summary and no keys (it stays on screen)."""
+        draw(self._live, self._frame(state, speed=speed, footer=None, summary=True))
+
+    def _frame(
+        self,
+        state: RunState,
+        *,
+        speed: float,
+        footer: str | None,
+        paused: bool = False,
+        summary: bool = False,
+    ) -> RenderableType:
+        width, height = self.console.size
+        lines = summary_lines(state) if summary else []
+        dashboard = render_dashboard(
+            state,
+            width=width,
+            height=max(height - 1 - len(lines), 1),
+            paused=paused,
+            speed=speed,
+            footer_keys=footer,
+            position=(state.t, self.end_t) if self.end_t is not None else None,
+        )
+        if not lines:
+            return dashboard
+        return Group(dashboard, Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
 
 
 class PlainView:
@@ -249,7 +219,7 @@ class PlainView:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def show(self, state: RunState, *, paused: bool, speed: float) -> None:
+    def show(self, state: RunState, *, paused: bool, speed: float, at_end: bool = False) -> None:
         """Print one progress line."""
         self.console.print(progress_line(state), highlight=False, soft_wrap=True)
 
@@ -265,6 +235,33 @@ class PlainView:
 
 class QuitRequested(Exception):
     """The user pressed `q`."""
+
+
+class Seek(Exception):
+    """The user asked to move to event time `t`."""
+
+    def __init__(self, t: float) -> None:
+        super().__init__(t)
+        self.t = t
+
+
+class Cursor:
+    """The log's events from the start, one peeked ahead; `restart` reads them again."""
+
+    def __init__(self, open_events: Callable[[], Iterable[Event]]) -> None:
+        self._open = open_events
+        self._events: Iterator[Event] = iter(())
+        self.next: Event | None = None
+        self.restart()
+
+    def restart(self) -> None:
+        """Back to the first event."""
+        self._events = iter(self._open())
+        self.advance()
+
+    def advance(self) -> None:
+        """Move on to the following event (None past the last)."""
+        self.next = next(self._events, None)
 
 
 class Replayer:
@@ -286,37 +283,75 @@ class Replayer:
         self.state = RunState()
         self._next_frame = 0.0
         self._step = False
+        self._cursor = Cursor(tuple)
 
-    def run(self, events: Iterable[Event]) -> RunState:
-        """Replay every event (up to `--until`); return the state shown last."""
+    def run(self, events: Iterable[Event] | Callable[[], Iterable[Event]]) -> RunState:
+        """Replay every event (up to `--until`); return the state shown last.
+
+        `events` is the events, or a function that reads them from the start each time it
+        is called (needed to seek back; a plain iterable is read into memory for that)."""
+        if not callable(events):
+            events = _rereadable(events)
+        self._cursor = Cursor(events)
+        first = self._cursor.next
+        self.pacer.begin(first["t"] if first is not None else 0.0)
         with contextlib.suppress(QuitRequested):  # q ends the replay as the log's end does
-            self._replay(iter(events))
+            target: float | None = self.options.start_at
+            while True:
+                try:
+                    if target is not None:
+                        self._seek(target)
+                        target = None
+                    self._play()
+                    self._stay_at_end()
+                    break
+                except Seek as seek:
+                    target = seek.t
         self.view.close(self.state, speed=self.pacer.speed)
         return self.state
 
-    def _replay(self, events: Iterator[Event]) -> None:
-        until = self.options.until
-        start_at = self.options.start_at
-        pacing = False
-        for event in events:
-            t = event["t"]
-            if until is not None and t > until:
-                return
-            if not pacing:
-                if start_at is not None and t < start_at:
-                    self.state.apply(event)  # fast-forward: no pacing, no frames
-                    continue
-                pacing = True
-                self.pacer.begin(t if start_at is None else start_at)
-                if start_at is not None:
-                    self._frame()  # the state at --start-at, before pacing on
-            self.pacer.schedule(t)
+    @property
+    def first_t(self) -> float:
+        """Where `g` goes: --start-at, else the start of the log."""
+        return self.options.start_at or 0.0
+
+    def _play(self) -> None:
+        """Pace the events from the cursor on, until the last one (or --until)."""
+        cursor = self._cursor
+        while (event := cursor.next) is not None and not self._past_until(event["t"]):
+            self.pacer.schedule(event["t"])
             self._wait()
             self.state.apply(event)
+            cursor.advance()
             if self._step or self.clock() >= self._next_frame:
                 self._step = False
                 self._frame()
                 self._handle(self.keys.wait(0.0))
+
+    def _past_until(self, t: float) -> bool:
+        return self.options.until is not None and t > self.options.until
+
+    def _stay_at_end(self) -> None:
+        """On a terminal, keep the last frame until `q` (or a key that seeks back)."""
+        if not self.keys.interactive:
+            return
+        self.view.show(self.state, paused=False, speed=self.pacer.speed, at_end=True)
+        while True:
+            self._handle(self.keys.wait(self.view.interval_s), at_end=True)
+
+    def _seek(self, target: float) -> None:
+        """Fold up to event time `target` at once (from the start again if it is behind)."""
+        cursor = self._cursor
+        if target < self.state.t:
+            self.state = RunState()
+            cursor.restart()
+        while (event := cursor.next) is not None and event["t"] <= target:
+            if self._past_until(event["t"]):
+                break
+            self.state.apply(event)
+            cursor.advance()
+        self.pacer.begin(target)
+        self._frame()
 
     def _wait(self) -> None:
         """Wait until the pending event is due, a step is asked for, or the user quits."""
@@ -339,10 +374,15 @@ class Replayer:
         self.view.show(self.state, paused=self.pacer.paused, speed=self.pacer.speed)
         self._next_frame = self.clock() + self.view.interval_s
 
-    def _handle(self, keys: str) -> None:
-        for key in keys:
+    def _handle(self, keys: str, *, at_end: bool = False) -> None:
+        for key in split_keys(keys):
             if key in "qQ":
                 raise QuitRequested
+            seek = self._seek_target(key)
+            if seek is not None and not (at_end and seek >= self.state.t):
+                raise Seek(seek)
+            if at_end:
+                continue
             if key == " ":
                 self.pacer.toggle_pause()
             elif key in "+=":
@@ -354,6 +394,46 @@ class Replayer:
             else:
                 continue
             self._frame()  # show the new pause state or speed at once
+
+    def _seek_target(self, key: str) -> float | None:
+        """The event time a key moves to, or None for a key that does not seek."""
+        t = self.state.t
+        last = self.options.until if self.options.until is not None else float("inf")
+        target = {
+            LEFT: t - SEEK_STEP_S,
+            RIGHT: t + SEEK_STEP_S,
+            "g": self.first_t,
+            "G": last,
+        }.get(key)
+        if target is None:
+            return None
+        return min(max(target, 0.0), last)
+
+
+def last_event_t(path: Path) -> float | None:
+    """The time of the log's last readable event, read from its tail (None if none is)."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(size - _TAIL_BYTES, 0))
+            tail = handle.read()
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        t = event.get("t") if isinstance(event, dict) else None
+        if isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t):
+            return float(t)
+    return None
+
+
+def _rereadable(events: Iterable[Event]) -> Callable[[], Iterable[Event]]:
+    """Events that can be read again from the start (kept in memory once read)."""
+    kept = list(events)
+    return lambda: kept
 
 
 # -- entry points ------------------------------------------------------------------------
@@ -376,6 +456,22 @@ def print_final(state: RunState, *, console: Console, plain: bool) -> None:
     console.print(render_dashboard(state, width=width, height=max(height - 1, 1)))
 
 
+class LogSource:
+    """Reads a log from its start each time it is called; `reader` is the latest read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.reader = LogReader(path)
+        self._opened = False
+
+    def __call__(self) -> Iterator[Event]:
+        """The log's events from the first (a new reader each time after the first)."""
+        if self._opened:
+            self.reader = LogReader(self.path)
+        self._opened = True
+        return (event for _, event in self.reader.iter_events())
+
+
 def replay(
     options: ReplayOptions,
     *,
@@ -385,25 +481,26 @@ def replay(
 ) -> RunState:
     """Replay a log as `options` say; warnings (a cut last line) go to `warn` at the end."""
     options.check()
-    reader = LogReader(options.path)
-    events = (event for _, event in reader.iter_events())
+    source = LogSource(options.path)
+    events = source()  # opened now: a missing file fails before the screen is taken
     plain = options.plain or not console.is_terminal
     try:
         if options.final:
             state = fold_until(events, options.until)
             print_final(state, console=console, plain=plain)
         else:
-            state = _paced(options, events, console=console, plain=plain, stdin=stdin)
+            state = _paced(options, source, events, console=console, plain=plain, stdin=stdin)
     except MalformedEvent as exc:
-        raise reader.located(exc) from None
-    for message in reader.warnings:
+        raise source.reader.located(exc) from None
+    for message in source.reader.warnings:
         (warn or _warn_stderr)(message)
     return state
 
 
 def _paced(
     options: ReplayOptions,
-    events: Iterable[Event],
+    source: LogSource,
+    first: Iterator[Event],
     *,
     console: Console,
     plain: bool,
@@ -415,11 +512,20 @@ def _paced(
     if plain:
         view = PlainView(console)
     else:
+        end_t = last_event_t(options.path)
+        if end_t is not None and options.until is not None:
+            end_t = min(end_t, options.until)
         help_text = KEYS_HELP if fd is not None else None
-        view = LiveView(console, refresh_per_second=options.refresh_per_second, keys_help=help_text)
+        view = LiveView(
+            console,
+            refresh_per_second=options.refresh_per_second,
+            keys_help=help_text,
+            end_t=end_t,
+        )
+    reads = iter([first])  # the events already opened serve the first read
     # Exit order matters: stop drawing first, then give the terminal its settings back.
     with keys, view:
-        return Replayer(options, view=view, keys=keys).run(events)
+        return Replayer(options, view=view, keys=keys).run(lambda: next(reads, None) or source())
 
 
 def _warn_stderr(message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import select
 import time
 from pathlib import Path
 
@@ -125,9 +126,10 @@ class FakeClock:
 class ScriptedKeys:
     """Each wait lets the requested time pass and returns the next scripted keys."""
 
-    def __init__(self, clock: FakeClock, script: list[str]) -> None:
+    def __init__(self, clock: FakeClock, script: list[str], *, interactive: bool = False) -> None:
         self.clock = clock
         self.script = list(script)
+        self.interactive = interactive
 
     def wait(self, timeout_s: float) -> str:
         """Advance the fake clock by the timeout; return the next keys (or none)."""
@@ -143,10 +145,13 @@ class RecordingView:
     def __init__(self) -> None:
         self.frames: list[tuple[int, bool, float]] = []
         self.closed_at: int | None = None
+        self.end_frames = 0
 
-    def show(self, state: RunState, *, paused: bool, speed: float) -> None:
+    def show(self, state: RunState, *, paused: bool, speed: float, at_end: bool = False) -> None:
         """Record the frame."""
         self.frames.append((state.seq, paused, speed))
+        if at_end:
+            self.end_frames += 1
 
     def close(self, state: RunState, *, speed: float) -> None:
         """Record the last frame's event."""
@@ -250,3 +255,146 @@ def test_a_step_back_in_event_time_is_not_waited_for_twice() -> None:
     pacer = Pacer(speed=1.0, idle_limit_s=10.0, clock=clock)
     pacer.begin(0.0)
     assert [pacer.schedule(t) for t in (1.0, 0.5, 1.5)] == [1.0, 1.0, 1.5]
+
+
+# -- time flags with units, logs named by scenario ---------------------------------------------
+
+
+def test_time_flags_take_units_as_scenarios_do(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--start-at 2s --until 4s`, as the README writes it, and `--idle-limit 500ms`."""
+    args = ["replay", str(log), "--plain", "--speed", "1000", "--start-at", "2s", "--until", "4s"]
+    assert main([*args, "--idle-limit", "500ms"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("t=2.00s ")
+    assert "after 4.00s" in out
+
+
+@pytest.mark.parametrize("flag", ["--start-at", "--until", "--idle-limit"])
+def test_a_time_without_a_sensible_unit_exits_2_naming_the_flag(
+    log: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", str(log), "--plain", flag, "2 parsecs"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and "is not a duration" in err
+
+
+def test_a_scenario_name_replays_its_newest_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dtq replay small` picks logs/small-<newest stamp>.jsonl, and says which it picked."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    small_log().write(logs / "small-20260101T000000.000Z.jsonl")
+    newest = steady_log(tasks=3, gap_s=1.0).write(logs / "small-20260102T000000.000Z.jsonl")
+    small_log().write(logs / "small-extra-20260103T000000.000Z.jsonl")  # another scenario
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", "small", "--final", "--plain"]) == 0
+    captured = capsys.readouterr()
+    assert summary_value(captured.out, "submitted") == "3"
+    assert str(Path("logs") / newest.name) in captured.err and "newest of 2" in captured.err
+
+
+def test_a_scenario_name_without_logs_exits_2_saying_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", "burst", "--final"]) == 2
+    assert "holds no log of a scenario named 'burst'" in capsys.readouterr().err
+
+
+# -- seeking, speed bounds, the end ----------------------------------------------------------
+
+RIGHT = "\x1b[C"
+LEFT = "\x1b[D"
+
+
+def test_arrows_move_five_seconds_and_g_goes_back_to_the_start() -> None:
+    events = steady_log(tasks=20, gap_s=1.0, workers=1).events
+    seen: list[float] = []
+
+    class Watching(RecordingView):
+        def show(self, state: RunState, **kwargs: object) -> None:
+            seen.append(state.t)
+
+    clock = FakeClock()
+    keys = ScriptedKeys(clock, ["", RIGHT, "", LEFT + LEFT, "", "G"])
+    options = ReplayOptions(path=Path("unused"), idle_limit_s=10.0)
+    Replayer(options, view=Watching(), keys=keys, clock=clock).run(events)
+    jumps = [b for a, b in itertools.pairwise(seen) if abs(b - a) >= 4]
+    assert jumps[0] >= 5.0  # right: five seconds on, at once
+    assert jumps[1] < jumps[0]  # left twice: back again, the log folded from its start
+    assert seen[-1] == 20.0  # G: the end
+
+
+def test_g_goes_to_the_start_and_the_state_is_folded_again() -> None:
+    events = steady_log(tasks=20, gap_s=1.0, workers=1).events
+    clock = FakeClock()
+    view = RecordingView()
+    keys = ScriptedKeys(clock, ["", "", "", "", "", "", "", "", "g", "q"])
+    options = ReplayOptions(path=Path("unused"), idle_limit_s=10.0)
+    state = Replayer(options, view=view, keys=keys, clock=clock).run(events)
+    assert state.t <= 1.0 and state.succeeded <= 1
+
+
+def test_speed_keys_stop_at_the_bounds() -> None:
+    replay, view, _ = replayer(["-"] * 12 + ["q"])
+    replay.run(steady_log(tasks=20, gap_s=1.0).events)
+    assert min(speed for _, _, speed in view.frames) == 1 / 64
+    replay, view, _ = replayer(["+"] * 14 + ["q"])
+    replay.run(steady_log(tasks=20, gap_s=1.0).events)
+    assert max(speed for _, _, speed in view.frames) == 1024
+
+
+def test_on_a_terminal_the_end_stays_until_q() -> None:
+    """Interactive: the log's end shows an end frame and waits; q then closes it."""
+    events = small_log().events
+    clock = FakeClock()
+    view = RecordingView()
+    keys = ScriptedKeys(clock, [""] * 40 + ["x", "", "q"], interactive=True)
+    options = ReplayOptions(path=Path("unused"), idle_limit_s=10.0)
+    Replayer(options, view=view, keys=keys, clock=clock).run(events)
+    assert view.end_frames >= 1 and view.closed_at == len(events)
+    assert keys.script == []  # every key was read: the end waited for q
+
+
+def test_left_at_the_end_replays_again_from_five_seconds_back() -> None:
+    events = steady_log(tasks=20, gap_s=1.0, workers=1).events
+    clock = FakeClock()
+    view = RecordingView()
+    keys = ScriptedKeys(clock, ["G", LEFT, "", "q"], interactive=True)
+    options = ReplayOptions(path=Path("unused"), idle_limit_s=10.0)
+    state = Replayer(options, view=view, keys=keys, clock=clock).run(events)
+    assert view.end_frames == 1 and state.finished is None and 14.0 <= state.t < 20.0
+
+
+def test_a_speed_outside_the_bounds_exits_2(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(log), "--plain", "--speed", "5000"]) == 2
+    assert "--speed: must be between 1/64 and 1024" in capsys.readouterr().err
+
+
+def test_on_a_terminal_the_end_keeps_the_summary_until_q_and_swallows_stray_keys(
+    tmp_path: Path,
+) -> None:
+    """The last frame shows the summary and says q quits; keys typed after q never reach
+    the shell; each frame is one synchronized update."""
+    path = steady_log(tasks=12, gap_s=0.5).write(tmp_path / "steady.jsonl")
+    with dtq_on_terminal(["replay", str(path), "--speed", "64"]) as term:
+        assert term.read_until(b"of 6.0 s", 20), term.output.decode(errors="replace")
+        assert term.read_until(b"q quits", 30), term.output.decode(errors="replace")[-2000:]
+        assert term.read_until(b"succeeded", 5)
+        term.read_until(b"\0never", 1.0)
+        assert term.proc.poll() is None  # still on the last frame, waiting for q
+        os.write(term.master, b"q" + b"x" * 99)  # one read takes 64 bytes: the rest stays queued
+        deadline = time.monotonic() + 20
+        while term.proc.poll() is None and time.monotonic() < deadline:
+            term.read_until(b"\0never", 0.1)
+        assert term.proc.poll() == 0, term.output.decode(errors="replace")[-2000:]
+        pending, _, _ = select.select([term.slave], [], [], 0.2)
+        assert not pending  # the stray keys were dropped, not left for the shell
+        assert term.settings_unchanged()
+    output = bytes(term.output)
+    assert output.count(b"\x1b[?2026h") == output.count(b"\x1b[?2026l") > 0
