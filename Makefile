@@ -11,7 +11,10 @@ SIZE ?= full
 # make bench (full size) writes bench/results.md; OUT=file writes the table there instead.
 OUT ?=
 
-.PHONY: install install-bench run replay report diff check test lint validate stress bench clean
+.PHONY: install install-bench run replay report diff check validate test lint theory stress bench clean
+
+# The commands below print their own output only (@: make does not echo them), so that
+# `make report LOG=... ARGS="--format json" | jq` reads nothing but the JSON.
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dtq needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -27,22 +30,26 @@ install-bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 
 run: $(STAMP)
-	$(BIN)/dtq run $(SCENARIO_PATH) $(ARGS)
+	@$(BIN)/dtq run $(SCENARIO_PATH) $(ARGS)
 
 replay: $(STAMP)
 	@test -n "$(LOG)" || { echo "usage: make replay LOG=logs/<file>.jsonl"; exit 2; }
-	$(BIN)/dtq replay $(LOG) $(ARGS)
+	@$(BIN)/dtq replay $(LOG) $(ARGS)
 
 report: $(STAMP)
 	@test -n "$(LOG)" || { echo "usage: make report LOG=logs/<file>.jsonl"; exit 2; }
-	$(BIN)/dtq report $(LOG) $(ARGS)
+	@$(BIN)/dtq report $(LOG) $(ARGS)
 
 diff: $(STAMP)
 	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make diff A=<log|baseline|scenario> B=<...>"; exit 2; }
-	$(BIN)/dtq diff $(A) $(B) $(ARGS)
+	@$(BIN)/dtq diff $(A) $(B) $(ARGS)
 
 check: $(STAMP)
-	$(BIN)/dtq check $(ARGS)
+	@$(BIN)/dtq check $(ARGS)
+
+# Schema check of every shipped scenario (what `dtq validate` does).
+validate: $(STAMP)
+	@$(BIN)/dtq validate scenarios/*.yaml
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(ARGS)
@@ -52,7 +59,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check dtq tests bench run_scenario.py
 	$(BIN)/mypy
 
-validate: $(STAMP)
+# The virtual clock against queueing theory (M/M/c, priority queues): docs/theory.md.
+theory: $(STAMP)
 	$(BIN)/python -m dtq.theory
 
 stress: $(STAMP)

@@ -1,11 +1,23 @@
-"""The `dtq` command line: one subcommand per module in `dtq.commands`."""
+"""The `dtq` command line: one subcommand per module in `dtq.commands`.
+
+Start-up is kept short and safe. `main` first takes over SIGINT and SIGTERM, then builds
+the parser from command modules that import nothing heavy at their top: each command
+imports what it needs (pydantic, rich, the engines) only once it runs, so `dtq --help`,
+`dtq validate` and `dtq schema` never pay for the dashboard or the engines. A signal
+that lands while a module is being imported is held until the import is over (an
+interrupted import leaves half-built modules, and pydantic wraps the interruption in
+its own errors): the command then stops as Ctrl-C always does, with exit 130 and no
+traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from dtq import __version__
 from dtq.errors import DtqError
@@ -25,6 +37,65 @@ COMMAND_MODULES = (
     "dtq.commands.retries",
     "dtq.commands.sweep",
 )
+INTERRUPTED_EXIT = 130
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_IMPORT_FRAMES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
+_RETRY_S = 0.02
+
+
+class StartupSignals:
+    """SIGINT/SIGTERM as KeyboardInterrupt, but never in the middle of an import.
+
+    A signal that arrives inside an import is held, and the handler looks again every
+    `_RETRY_S` (SIGALRM) until the import is over; then it raises KeyboardInterrupt, which
+    every command turns into exit 130. Commands with their own handlers (`dtq run`,
+    `dtq worker`) install them over this one and put it back when done.
+    """
+
+    def __init__(self) -> None:
+        self._previous: dict[int, object] = {}
+        self.held = 0
+
+    def install_if_main_thread(self) -> StartupSignals | None:
+        """Route SIGINT, SIGTERM (and the retry alarm) here; None off the main thread,
+        where Python allows no handler (and `threading` is not worth importing to ask)."""
+        try:
+            for sig in (*_STOP_SIGNALS, signal.SIGALRM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        except ValueError:
+            self.restore()
+            return None
+        return self
+
+    def restore(self) -> None:
+        """Cancel a pending retry and give the previous handlers back."""
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for sig, handler in self._previous.items():
+            # A command may have chosen otherwise on its way out (`dtq run` ignores late
+            # signals once stopped): only a handler that is still ours is replaced.
+            if signal.getsignal(sig) == self._handle:
+                signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if signum != signal.SIGALRM:
+            self.held += 1
+        if not self.held:
+            return
+        if _in_import(frame):
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
+            return
+        self.held = 0
+        raise KeyboardInterrupt
+
+
+def _in_import(frame: FrameType | None) -> bool:
+    """Whether the interrupted code runs inside an import."""
+    while frame is not None:
+        if frame.f_code.co_filename in _IMPORT_FRAMES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,16 +113,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn user errors into messages and exit codes (never a traceback)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    signals = StartupSignals().install_if_main_thread()
     try:
+        return _dispatch(argv)
+    except KeyboardInterrupt:
+        print("dtq: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    finally:
+        if signals is not None:
+            signals.restore()
+        _quiet_closed_stdout()
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
         code: int = args.handler(args)
     except DtqError as exc:
         print(f"dtq: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("dtq: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
-        return 0
+        return 0  # the reader went away (`dtq ... | head`): not an error
     return code
+
+
+def _quiet_closed_stdout() -> None:
+    """Flush stdout now; if its reader has gone, point it at /dev/null so the interpreter's
+    own flush at exit does not complain about a closed pipe."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _stdout_to_devnull()
+    except OSError:
+        pass
+
+
+def _stdout_to_devnull() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

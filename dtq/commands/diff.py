@@ -38,7 +38,7 @@ _SNIFF_LIMIT_BYTES = 5 * 1024 * 1024
 """Files larger than this are not parsed whole to guess their kind (a scenario's cap too)."""
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `dtq diff` to the command line."""
     parser = subparsers.add_parser(
         "diff",

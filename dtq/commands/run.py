@@ -5,22 +5,24 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from dtq.engine import runner
 from dtq.errors import DtqError, UsageError
-from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED
-from dtq.fold.expect import evaluate, format_checks
-from dtq.log.reader import fold_written
-from dtq.render.dashboard import render_summary
-from dtq.render.live import make_display
-from dtq.scenario import LoadedScenario, load_scenario
 from dtq.scenario.overrides import SET_HELP, parse_overrides
 
+# The engines, pydantic and rich are imported when a run starts, not when the command
+# line is parsed: `dtq --help` and `dtq validate` never pay for them.
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def register(subparsers: Any) -> None:
+    from dtq.engine import runner
+    from dtq.fold.state import RunState
+    from dtq.scenario import LoadedScenario
+
+NOT_JUDGED = "·"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `dtq run` to the command line."""
     parser = subparsers.add_parser(
         "run",
@@ -52,6 +54,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace) -> LoadedScenario:
     """Load the scenario named on the command line, with the flags' overrides."""
+    from dtq.scenario import load_scenario
+
     if args.refresh <= 0:
         raise UsageError(f"--refresh: must be above 0 (got {args.refresh:g})")
     overrides = parse_overrides(args.set)
@@ -66,6 +70,8 @@ def resolve(args: argparse.Namespace) -> LoadedScenario:
 
 def handle(args: argparse.Namespace) -> int:
     """Run, print the summary and expectations; exit 0, 1 (expectation/failed), 130."""
+    from dtq.engine import runner
+
     # Catch SIGINT/SIGTERM before loading: a stop at any moment still ends with a complete
     # log (when one could be opened) and exit 130.
     stops = runner.StopRequests()
@@ -82,6 +88,9 @@ def handle(args: argparse.Namespace) -> int:
 
 def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
     """`handle` once the stop signals are caught."""
+    from dtq.engine import runner
+    from dtq.render.live import make_display
+
     scenario = resolve(args)
     if args.time_scale is not None and scenario.model.clock == "virtual":
         print(
@@ -90,9 +99,13 @@ def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
             file=sys.stderr,
         )
     log_path: Path = args.log or runner.default_log_path(scenario.name)
-    console = Console()
+    console = make_console()
     display = make_display(
-        console=console, plain=args.plain, quiet=args.quiet, refresh_per_second=args.refresh
+        console=console,
+        plain=args.plain,
+        quiet=args.quiet,
+        refresh_per_second=args.refresh,
+        stdin=sys.stdin,
     )
     display.start()
     try:
@@ -105,7 +118,18 @@ def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
         )
     finally:
         display.stop()
-    state = display.state
+    return _conclude(console, scenario, outcome, display.state)
+
+
+def _conclude(
+    console: Console, scenario: LoadedScenario, outcome: runner.RunOutcome, state: RunState
+) -> int:
+    """Print the summary, the log's path and the expectations; the exit code."""
+    from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED
+    from dtq.fold.expect import evaluate, format_checks
+    from dtq.log.reader import fold_written
+    from dtq.render.dashboard import render_summary
+
     if outcome.status == STATUS_FAILED:
         # The display saw only whole batches written; show what the log itself holds
         # (a full disk keeps part of a batch), and that it is unfinished.
@@ -124,9 +148,23 @@ def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
         return 1
     console.print(f"event log: {outcome.log_path}")
     checks = evaluate(scenario.model.expect, state)
-    for line in format_checks(checks):
+    lines = format_checks(checks)
+    interrupted = outcome.status == STATUS_INTERRUPTED
+    if interrupted and lines:
+        # Thresholds judge a whole run: a ✓ on the part that ran would promise too much.
+        console.print(f"expectations not evaluated: the run was interrupted at t={state.t:.2f}s;")
+        console.print("its numbers so far:", highlight=False)
+        lines = [f"{NOT_JUDGED}{line[1:]}" for line in lines]
+    for line in lines:
         console.print(f"  {line}", highlight=False)
-    if outcome.status == STATUS_INTERRUPTED:
+    if interrupted:
         console.print(f"interrupted: {outcome.totals['pending']} tasks still pending (in the log)")
         return 130
     return 0 if all(check.passed for check in checks) else 1
+
+
+def make_console() -> Console:
+    """The console the dashboard and the summary are drawn on."""
+    from dtq.render.console import make_console
+
+    return make_console()

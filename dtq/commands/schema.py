@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
-
-from dtq.scenario import scenario_json_schema
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `dtq schema` to the command line."""
     parser = subparsers.add_parser(
         "schema",
@@ -21,5 +17,9 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Print the schema, indented, to stdout."""
+    import json
+
+    from dtq.scenario import scenario_json_schema
+
     print(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False))
     return 0

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from dtq.log.verify import verdict_lines, verify_log
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `dtq verify` to the command line."""
     parser = subparsers.add_parser(
         "verify",
@@ -29,6 +26,8 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Verify the log and print the verdict; 2 (via LogFormatError) for an unreadable log."""
+    from dtq.log.verify import verdict_lines, verify_log
+
     verdict = verify_log(args.log)
     for line in verdict_lines(verdict):
         print(line)

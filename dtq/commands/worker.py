@@ -41,7 +41,7 @@ GRACE_S = 2.0
 _POLL_S = 0.2
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `dtq worker` to the command line."""
     parser = subparsers.add_parser(
         "worker",

@@ -1,7 +1,7 @@
 """Queueing theory to check the virtual-clock engine against, and `python -m dtq.theory`.
 
 The formulas are exact for M/M/c queues: Poisson arrivals, exponential service at rate
-`mu` on each of `c` servers, no failures. `python -m dtq.theory` (what `make validate`
+`mu` on each of `c` servers, no failures. `python -m dtq.theory` (what `make theory`
 runs) writes each model as a scenario file, runs it on the virtual clock, folds the
 event log with the one reducer and prints simulated against theoretical values.
 
@@ -425,7 +425,7 @@ ALL_MODELS = (*FIFO_MODELS, *PRIORITY_MODELS)
 
 
 def validation_rows(*, seed: int, tasks: int, batches: int, folder: Path) -> list[Row]:
-    """Every comparison `make validate` prints, run by run.
+    """Every comparison `make theory` prints, run by run.
 
     Model i runs with seed `seed + i` so that the models' errors are independent; a
     priority model and its FIFO twin share one seed, so they see the same tasks.

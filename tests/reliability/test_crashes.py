@@ -172,7 +172,7 @@ def test_a_failing_dashboard_never_stops_the_run(
     monkeypatch.setattr(live, "render_dashboard", broken_render)
     monkeypatch.setattr(
         run_command,
-        "Console",
+        "make_console",
         lambda: Console(file=screen, force_terminal=True, width=100, height=30),
     )
     data = {

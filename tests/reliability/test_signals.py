@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
+import dtq.scenario as scenario_package
 from dtq.cli import main
-from dtq.commands import run as run_command
 from dtq.engine import runner
 from dtq.log.sink import JsonLinesFile
 from dtq.log.verify import verdict_lines, verify_log
+from dtq.render import dashboard
 from dtq.render.dashboard import render_summary
 from dtq.scenario import LoadedScenario, load_scenario
 from tests.helpers import scenario
@@ -56,7 +57,7 @@ def _signal_self_while_loading(monkeypatch: pytest.MonkeyPatch, sig: signal.Sign
         os.kill(os.getpid(), sig)
         return load_scenario(path, **options)
 
-    monkeypatch.setattr(run_command, "load_scenario", load)
+    monkeypatch.setattr(scenario_package, "load_scenario", load)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -203,7 +204,7 @@ def test_a_stop_request_after_the_run_still_exits_130(
         os.kill(os.getpid(), signal.SIGINT)
         return render_summary(state)
 
-    monkeypatch.setattr(run_command, "render_summary", summary_with_a_signal)
+    monkeypatch.setattr(dashboard, "render_summary", summary_with_a_signal)
     log = tmp_path / "log.jsonl"
     code = main(["run", "scenarios/fifo.yaml", "--clock", "virtual", "--quiet", "--log", str(log)])
     assert code == 130
