@@ -75,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="--fail-on metrics: the relative change allowed, in percent (default 10)",
     )
     parser.add_argument(
+        "--all",
+        action="store_true",
+        help="text and markdown: show every row, also totals and metrics that did not move "
+        "(by default hidden, as are metric changes under 1ms, 0.01/s or 0.01 pts)",
+    )
+    parser.add_argument(
         "--seed", type=int, metavar="N", help="run scenario files with this seed, not their own"
     )
     parser.add_argument(
@@ -109,9 +115,9 @@ def handle(args: argparse.Namespace) -> int:
         if args.format == "json":
             out.write(orjson.dumps(diff, option=orjson.OPT_INDENT_2).decode() + "\n")
         elif args.format == "markdown":
-            out.write(render_markdown(diff))
+            out.write(render_markdown(diff, show_all=args.all))
         else:
-            Console(file=out, highlight=False).print(render_text(diff))
+            Console(file=out, highlight=False).print(render_text(diff, show_all=args.all))
     return 1 if is_failure(diff, args.fail_on) else 0
 
 

@@ -43,6 +43,18 @@ METRIC_NAMES: Final = (
 )
 DLQ_FIELDS: Final = ("reason", "attempts", "last_error")
 """What makes a DLQ entry present on both sides count as changed."""
+MIN_CHANGE: Final = {
+    "wait_p50_s": 0.001,
+    "wait_p95_s": 0.001,
+    "wait_p99_s": 0.001,
+    "throughput_per_s": 0.01,
+    "success_rate": 0.0001,
+}
+"""The smallest absolute change of each metric that counts as a change (1ms of wait,
+0.01/s, 0.01 percentage point): below it, run-to-run noise is not reported."""
+MIN_CHANGE_PCT: Final = 0.05
+HIGHER_IS_BETTER: Final = frozenset({"throughput_per_s", "success_rate"})
+"""Metrics that improve upwards; waits improve downwards."""
 FAIL_ON: Final = ("dlq", "metrics", "none")
 NO_WAITS: Final = "a baseline holds no wait times"
 
@@ -131,7 +143,7 @@ def build_diff(a: Outcome, b: Outcome, *, tolerance_pct: float = 10.0) -> Diff:
         "settings": bool(settings) or a.scenario_sha256 != b.scenario_sha256,
         "totals": any(row["delta"] != 0 for row in totals),
         "dlq": dlq.count > 0,
-        "metrics": any(row["a"] != row["b"] for row in rows),
+        "metrics": any(has_moved(row) for row in rows),
         "metrics_beyond_tolerance": any(row["beyond_tolerance"] for row in rows),
     }
     differences["any"] = any(differences.values())
@@ -234,12 +246,33 @@ def _value(metrics: PriorityMetrics | None, name: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def has_moved(row: dict[str, Any]) -> bool:
+    """A metric row whose value changed by at least its metric's `MIN_CHANGE` and by at
+    least `MIN_CHANGE_PCT` of itself (a change that prints as +0.0% is not one)."""
+    if row["a"] == row["b"]:
+        return False
+    delta, change_pct = row["delta"], row["change_pct"]
+    if delta is None:
+        return True  # appeared or vanished
+    if change_pct is not None and abs(change_pct) < MIN_CHANGE_PCT:
+        return False
+    return bool(abs(delta) >= MIN_CHANGE[row["metric"]] - 1e-12)
+
+
+def is_better(row: dict[str, Any]) -> bool | None:
+    """Whether a row's change is an improvement (None: no comparable values)."""
+    delta = row["delta"]
+    if delta is None or delta == 0:
+        return None
+    return bool((delta > 0) == (row["metric"] in HIGHER_IS_BETTER))
+
+
 def _metric_row(
     priority: int, name: str, a: float | None, b: float | None, tolerance_pct: float
 ) -> dict[str, Any]:
     delta = round(b - a, 9) if a is not None and b is not None else None
     change_pct = round(100.0 * (b - a) / abs(a), 4) if a and b is not None else None
-    if a == b:
+    if not has_moved({"metric": name, "a": a, "b": b, "delta": delta, "change_pct": change_pct}):
         beyond = False
     elif change_pct is None:
         beyond = True  # appeared, vanished, or moved off zero: no finite ratio to hold it to
@@ -294,7 +327,7 @@ def headline(diff: Diff) -> str:
         )
     if differences["metrics"]:
         rows = diff["metrics"]["by_priority"]
-        changed = sum(1 for row in rows if row["a"] != row["b"])
+        changed = sum(1 for row in rows if has_moved(row))
         beyond = sum(1 for row in rows if row["beyond_tolerance"])
         tolerance = _pct(diff["metrics"]["tolerance_pct"])
         parts.append(f"metrics ({changed} changed, {beyond} beyond ±{tolerance})")
@@ -302,16 +335,17 @@ def headline(diff: Diff) -> str:
     return line if differences["dlq"] else line + "; DLQ: no difference"
 
 
-def _blocks(diff: Diff) -> list[_Block]:
+def _blocks(diff: Diff, *, show_all: bool = False) -> list[_Block]:
+    """What text and markdown show; rows that did not move only with `show_all` (--all)."""
     blocks: list[_Block] = [_describe_side("A", diff["a"]), _describe_side("B", diff["b"])]
     blocks.append(headline(diff))
     blocks += [f"note: {note}" for side in ("a", "b") for note in diff[side]["notes"]]
     if diff["differences"]["any"]:
         blocks += _settings_blocks(diff)
-        blocks += _totals_blocks(diff)
-        blocks += _dlq_blocks(diff)
+        blocks += _totals_blocks(diff, show_all=show_all)
+        blocks += _dlq_blocks(diff, show_all=show_all)
     if diff["differences"]["any"] or not diff["metrics"]["available"]:
-        blocks += _metrics_blocks(diff)
+        blocks += _metrics_blocks(diff, show_all=show_all)
     return blocks
 
 
@@ -349,17 +383,19 @@ def _setting(change: dict[str, Any], side: str) -> str:
     return text if len(text) <= 100 else text[:99] + "…"
 
 
-def _totals_blocks(diff: Diff) -> list[_Block]:
+def _totals_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
     if not diff["differences"]["totals"]:
         return ["totals: no difference"]
     rows = [
         [row["name"].replace("_", "-"), str(row["a"]), str(row["b"]), f"{row['delta']:+d}"]
         for row in diff["totals"]
+        if show_all or row["delta"]
     ]
-    return [_Table("Totals", ("total", "A", "B", "change"), rows)]
+    title = "Totals" if show_all else "Totals that changed"
+    return [_Table(title, ("total", "A", "B", "change"), rows)]
 
 
-def _dlq_blocks(diff: Diff) -> list[_Block]:
+def _dlq_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
     dlq = diff["dlq"]
     if not diff["differences"]["dlq"]:
         return [f"DLQ: no difference ({diff['a']['dlq_count']} entries on each side)"]
@@ -390,8 +426,10 @@ def _dlq_blocks(diff: Diff) -> list[_Block]:
                 f"{row['delta']:+d}",
             ]
             for row in dlq[f"by_{key}"]
+            if show_all or row["delta"]
         ]
-        blocks.append(_Table(f"DLQ by {label}", (label, "A", "B", "change"), rows))
+        if rows:
+            blocks.append(_Table(f"DLQ by {label}", (label, "A", "B", "change"), rows))
     return blocks
 
 
@@ -416,37 +454,59 @@ def _limited(title: str, headers: Sequence[str], rows: list[list[str]]) -> _Tabl
     return _Table(title, headers, rows[:MAX_LISTED], more=max(0, len(rows) - MAX_LISTED))
 
 
-def _metrics_blocks(diff: Diff) -> list[_Block]:
+def _metrics_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
     metrics = diff["metrics"]
     if not metrics["available"]:
         return [
             f"metrics: unavailable for {side.upper()} ({reason})"
             for side, reason in sorted(metrics["unavailable"].items())
         ]
-    changed = [row for row in metrics["by_priority"] if row["a"] != row["b"]]
-    if not changed:
-        return ["metrics: no difference (wait p50/p95/p99, throughput, success rate per priority)"]
-    tolerance = _pct(metrics["tolerance_pct"])
-    rows = [
-        [
-            f"P{row['priority']}",
-            _METRIC_LABELS[row["metric"]],
-            _metric(row["metric"], row["a"]),
-            _metric(row["metric"], row["b"]),
-            _metric_delta(row["metric"], row["delta"]),
-            "-" if row["change_pct"] is None else f"{row['change_pct']:+.1f}%",
-            "✗" if row["beyond_tolerance"] else "",
+    every = metrics["by_priority"]
+    shown = every if show_all else [row for row in every if has_moved(row)]
+    if not shown:
+        return [
+            "metrics: no difference (wait p50/p95/p99, throughput, success rate per priority; "
+            "changes under 1ms, 0.01/s or 0.01 pts are noise)"
         ]
-        for row in changed
+    tolerance = _pct(metrics["tolerance_pct"])
+    rows = [_metric_cells(row, tolerance) for row in shown]
+    headers = ("priority", "metric", "A", "B", "change", "relative", "verdict")
+    title = "Metrics per priority" if show_all else "Metrics per priority that changed"
+    legend = (
+        "✓ better / ✗ worse: lower waits, higher throughput and success rate are better; "
+        f"*: moved more than ±{tolerance} (--tolerance; what --fail-on metrics counts)"
+    )
+    hidden = len(every) - len(shown)
+    if hidden:
+        legend += (
+            f"; {hidden} per-priority metrics that did not move (or by less than 1ms, "
+            "0.01/s, 0.01 pts) not shown: --all shows them"
+        )
+    return [_Table(title, headers, rows), legend]
+
+
+def _metric_cells(row: dict[str, Any], tolerance: str) -> list[str]:
+    return [
+        f"P{row['priority']}",
+        _METRIC_LABELS[row["metric"]],
+        _metric(row["metric"], row["a"]),
+        _metric(row["metric"], row["b"]),
+        _metric_delta(row["metric"], row["delta"]),
+        "-" if row["change_pct"] is None else f"{row['change_pct']:+.1f}%",
+        _verdict(row, tolerance),
     ]
-    headers = ("priority", "metric", "A", "B", "change", "relative", "")
-    blocks: list[_Block] = [_Table("Metrics per priority that changed", headers, rows)]
-    unchanged = len(metrics["by_priority"]) - len(changed)
-    legend = f"✗: moved more than ±{tolerance} (--tolerance)"
-    if unchanged:
-        legend += f"; {unchanged} per-priority metrics unchanged (not shown)"
-    blocks.append(legend)
-    return blocks
+
+
+def _verdict(row: dict[str, Any], tolerance: str) -> str:
+    """`✓ better`, `✗ worse` (a `*` past the tolerance), or why neither."""
+    if not has_moved(row):
+        return "same" if row["a"] == row["b"] else "noise"
+    better = is_better(row)
+    if better is None:
+        verdict = "appeared" if row["a"] is None else "vanished"
+    else:
+        verdict = "✓ better" if better else "✗ worse"
+    return f"{verdict}*" if row["beyond_tolerance"] else verdict
 
 
 _METRIC_LABELS: Final = {
@@ -489,10 +549,11 @@ _NUMBER: Final = re.compile(r"^([-+]?[\d.]+(ms|s|%|/s| pts)?|-|)$")
 # -- text and markdown -------------------------------------------------------------------
 
 
-def render_text(diff: Diff) -> RenderableType:
-    """The diff as plain lines and rich tables, readable without colour."""
+def render_text(diff: Diff, *, show_all: bool = False) -> RenderableType:
+    """The diff as plain lines and rich tables, readable without colour (`show_all`: every
+    row, moved or not)."""
     parts: list[RenderableType] = []
-    for block in _blocks(diff):
+    for block in _blocks(diff, show_all=show_all):
         if isinstance(block, str):
             parts.append(Text(block))
             continue
@@ -513,10 +574,10 @@ def render_text(diff: Diff) -> RenderableType:
     return Group(*parts)
 
 
-def render_markdown(diff: Diff) -> str:
+def render_markdown(diff: Diff, *, show_all: bool = False) -> str:
     """The diff as GitHub-flavoured markdown (for a PR comment or $GITHUB_STEP_SUMMARY)."""
     lines = ["## dtq diff", ""]
-    for block in _blocks(diff):
+    for block in _blocks(diff, show_all=show_all):
         if isinstance(block, str):
             lines += [block, ""]
             continue

@@ -368,3 +368,46 @@ def test_a_baseline_keeps_what_the_diff_compares(tmp_path: Path) -> None:
     assert restored.totals == side.totals
     assert restored.settings == side.settings
     assert build_diff(replace(side, kind="log"), restored)["differences"]["any"] is False
+
+
+# -- what the text shows: direction, noise, unchanged rows -----------------------------------
+
+
+def test_marks_say_whether_a_change_is_better_or_worse() -> None:
+    """A wait that drops is ✓ better, one that grows ✗ worse; a throughput drop is worse."""
+    a = outcome(metrics={1: waits(0.0807, rate=10.0), 5: waits(0.0785)})
+    b = outcome(metrics={1: waits(0.0154, rate=8.0), 5: waits(0.0943)})
+    lines = text_of(build_diff(a, b)).splitlines()
+
+    def verdict(priority: str, metric: str) -> str:
+        key = [priority, *metric.split()]
+        row = next(line for line in lines if line.split()[: len(key)] == key)
+        return row.split()[-2] + " " + row.split()[-1]
+
+    assert verdict("P1", "wait p95") == "✓ better*"
+    assert verdict("P5", "wait p95") == "✗ worse*"
+    assert verdict("P1", "throughput").startswith("✗ worse")
+
+
+def test_sub_millisecond_noise_is_not_a_change() -> None:
+    """0.461ms -> 0.41ms is -11% but half a millisecond: not shown, not failed on."""
+    a = outcome(metrics={1: waits(0.000461)})
+    b = outcome(metrics={1: waits(0.00041)})
+    diff = build_diff(a, b, tolerance_pct=10)
+    assert not diff["differences"]["metrics"]
+    assert not is_failure(diff, "metrics")
+    assert "0.41ms" not in text_of(diff)
+
+
+def test_rows_that_did_not_move_are_hidden_unless_all_is_asked_for() -> None:
+    """A one-setting change lists the moved metrics and totals only; --all lists every row."""
+    a = outcome(metrics={1: waits(0.010), 2: waits(0.050)}, settings={"workers": 4})
+    b = outcome(metrics={1: waits(0.020), 2: waits(0.050)}, settings={"workers": 8})
+    diff = build_diff(a, b)
+    console = Console(record=True, width=120, color_system=None)
+    console.print(render_text(diff, show_all=True))
+    every = console.export_text()
+    shown = text_of(diff)
+    assert "P1" in shown and "P2" not in shown and "--all shows them" in shown
+    assert "P2" in every and "same" in every
+    assert "P2" not in render_markdown(diff) and "P2" in render_markdown(diff, show_all=True)
