@@ -11,7 +11,7 @@ from rich.console import Console
 from dtq.commands.common import resolve_log
 from dtq.commands.output import add_output_option, output_stream, page_path, write_page
 from dtq.log.reader import fold
-from dtq.render.report import build_report, render_markdown, render_text
+from dtq.render.report import build_report, missing_events, render_markdown, render_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +43,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.format == "html":
         return _html(args)
     state, reader = fold(resolve_log(args.log))
-    for warning in reader.warnings:
+    missing = missing_events(state)
+    for warning in [*reader.warnings, *([missing] if missing else [])]:
         print(f"dtq: warning: {warning}", file=sys.stderr)
     report = build_report(state, warnings=reader.warnings)
     with output_stream(args.output) as out:

@@ -198,6 +198,12 @@ class RunState:
     warmup_s: float = 0.0
     """The scenario's `warmup`: tasks submitted before it are left out of the waits."""
     _warming: set[str] = field(default_factory=set)
+    # End to end: submission to final success, per priority; and how many attempts each
+    # task took to succeed (attempt number -> tasks). Submission times are kept only until
+    # the task ends, so they cost memory in proportion to tasks in flight.
+    end_to_end_by_priority: dict[int, array[float]] = field(default_factory=dict)
+    attempts_to_succeed: dict[int, int] = field(default_factory=dict)
+    _submitted_t: dict[str, float] = field(default_factory=dict)
     _redelivered: set[str] = field(default_factory=set)
     _redelivered_done: set[str] = field(default_factory=set)
     _sorted_waits: dict[int | str, list[float]] = field(default_factory=dict)
@@ -373,6 +379,21 @@ class RunState:
         values = self.waits_by_priority.get(priority)
         return self._sorted(priority, values) if values else []
 
+    def end_to_end_stats(self, priority: int) -> WaitStats:
+        """Submission to final success of a priority's tasks: count, mean, p50/p95/p99, max."""
+        values = self.end_to_end_by_priority.get(priority)
+        if not values:
+            return EMPTY_WAIT
+        ordered = sorted(values)
+        return WaitStats(
+            count=len(ordered),
+            mean=math.fsum(values) / len(values),
+            p50=nearest_rank(ordered, 50),
+            p95=nearest_rank(ordered, 95),
+            p99=nearest_rank(ordered, 99),
+            max=ordered[-1],
+        )
+
     def _sorted(self, key: int | str, values: array[float]) -> list[float]:
         # Waits only grow, so sorting the cached run plus the new tail is a timsort merge.
         ordered = self._sorted_waits.setdefault(key, [])
@@ -423,6 +444,7 @@ class RunState:
         by_t.queued += 1
         if by_p.queued > self.peak_queued:
             self.peak_queued = by_p.queued
+        self._submitted_t[event["task_id"]] = event["t"]
 
     def _on_task_started(self, event: Event) -> None:
         priority = event["priority"]
@@ -472,6 +494,18 @@ class RunState:
         by_p, by_t = self._counts(event["priority"], event["type"])
         by_p.succeeded += 1
         by_t.succeeded += 1
+        self._note_success(event)
+
+    def _note_success(self, event: Event) -> None:
+        submitted_t = self._submitted_t.pop(event["task_id"], None)
+        if submitted_t is not None:
+            priority = event["priority"]
+            times = self.end_to_end_by_priority.get(priority)
+            if times is None:
+                times = self.end_to_end_by_priority[priority] = array("d")
+            times.append(event["t"] - submitted_t)
+        attempt = event["attempt"]
+        self.attempts_to_succeed[attempt] = self.attempts_to_succeed.get(attempt, 0) + 1
 
     def _on_task_failed(self, event: Event) -> None:
         self._finish_attempt(event).failures += 1
@@ -508,6 +542,7 @@ class RunState:
         by_p.dead_lettered += 1
         by_t.dead_lettered += 1
         task_id = event["task_id"]
+        self._submitted_t.pop(task_id, None)
         # Dead letters are few and every field of theirs is shown: check them all
         # (`malformed` then names the field).
         if ev.field_problem(event) is not None:

@@ -24,6 +24,8 @@ from dtq.render.dashboard import format_rate, format_s
 from dtq.render.markdown import markdown_table
 
 REPORT_SCHEMA = 1
+UNFINISHED = "unfinished"
+"""The status of a log without run_finished: killed (or still being written), not running."""
 REAL_CLOCK_NOTE = "real clock with time-window faults: the DLQ may differ between runs"
 
 Report = dict[str, Any]
@@ -53,7 +55,11 @@ def build_report(state: RunState, *, warnings: Sequence[str] = ()) -> Report:
         "duplicate_runs": state.duplicates,
         "throughput_per_s": _round(metrics.throughput_per_s(state)),
         "by_priority": [
-            {"priority": p, **_group(state.by_priority.get(p), state.wait_stats(p))}
+            {
+                "priority": p,
+                **_group(state.by_priority.get(p), state.wait_stats(p)),
+                "end_to_end": _wait(state.end_to_end_stats(p)),
+            }
             for p in state.priorities()
         ],
         "by_type": [
@@ -66,6 +72,9 @@ def build_report(state: RunState, *, warnings: Sequence[str] = ()) -> Report:
         ],
         "workers": [_worker(state, name, elapsed_s) for name in sorted(state.workers)],
         "failures_by_error": _ranked(state.failures_by_error),
+        "attempts_to_succeed": {
+            str(n): tasks for n, tasks in sorted(state.attempts_to_succeed.items())
+        },
         "dlq": _dlq_section(state),
         "overload": _overload_section(state),
         "dependencies": [_dependency(stats) for stats in state.dependencies.by_name.values()],
@@ -119,7 +128,7 @@ def _run_section(state: RunState) -> dict[str, Any]:
         "expected_tasks": meta.expected_tasks if meta else None,
         "started_at": meta.started_at if meta else None,
         "dtq": meta.dtq if meta else None,
-        "status": state.status,
+        "status": state.status if state.finished is not None else UNFINISHED,
         "finished": state.finished is not None,
         "elapsed_s": _round(state.elapsed_s),
         "error": finished.get("error"),
@@ -201,11 +210,30 @@ def _notes(state: RunState) -> list[str]:
         error = state.finished.get("error")
         detail = f": {error}" if error else ""
         notes.append(f"run {state.status}{detail}; {pending} tasks still pending")
+    missing = missing_events(state)
+    if missing is not None:
+        notes.append(missing)
     if state.duplicates:
         notes.append(
             f"{state.duplicates} duplicate runs after lost leases (at-least-once delivery)"
         )
     return notes
+
+
+def missing_events(state: RunState) -> str | None:
+    """What is wrong when more tasks ended than were submitted (pending below 0), or None."""
+    negative = [
+        f"P{p}"
+        for p, counts in sorted(state.by_priority.items())
+        if counts.submitted < counts.succeeded + counts.dead_lettered
+    ]
+    if not negative:
+        return None
+    return (
+        f"the log is missing events: more tasks ended than were submitted at "
+        f"{', '.join(negative)} (pending below 0), so these numbers are off; "
+        "`dtq verify LOG` names the first line that breaks the lifecycle"
+    )
 
 
 def _has_outage(state: RunState) -> bool:
@@ -219,10 +247,17 @@ def _has_outage(state: RunState) -> bool:
 
 def _title(report: Report) -> str:
     run = report["run"]
+    name = run["scenario"] or "(no run_started)"
+    return f"dtq report: {name}, {run['status']} after {format_s(run['elapsed_s'])}"
+
+
+def _subtitle(report: Report) -> str:
+    run = report["run"]
+    if run["scenario"] is None:
+        return "the log has no run_started: seed, clock and settings are unknown"
     return (
-        f"dtq report: {run['scenario']} (seed {run['seed']}, {run['clock']} clock, "
-        f"{run['policy']} policy, {run['workers']} workers): {run['status']} "
-        f"after {format_s(run['elapsed_s'])}"
+        f"seed {run['seed']} · {run['clock']} clock · {run['policy']} policy · "
+        f"{run['workers']} workers"
     )
 
 
@@ -271,6 +306,16 @@ def _tables(report: Report) -> list[tuple[str, Sequence[str], list[list[str]]]]:
         ("Totals", ("total", "count"), _totals_rows(report)),
         ("Workers", WORKER_HEADERS, _worker_rows(report)),
         (
+            "End to end per priority: submission to final success",
+            ["priority", "tasks", "mean", *(title for title, _ in WAIT_COLUMNS)],
+            [[f"P{g['priority']}", *_wait_cells(g["end_to_end"])] for g in by_priority],
+        ),
+        (
+            "Attempts needed by the tasks that succeeded",
+            ("attempts", "tasks", "share"),
+            _attempt_rows(report),
+        ),
+        (
             "Failed attempts by error",
             ("error", "attempts"),
             [[k, str(n)] for k, n in errors.items()],
@@ -318,8 +363,21 @@ def _dependency_row(dep: dict[str, Any]) -> list[str]:
     ]
 
 
+def _attempt_rows(report: Report) -> list[list[str]]:
+    counts = report["attempts_to_succeed"]
+    total = sum(counts.values())
+    return [[n, str(tasks), f"{100 * tasks / total:.1f}%"] for n, tasks in counts.items()]
+
+
 def _rich_table(title: str, headers: Iterable[str], rows: Iterable[Sequence[str]]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold")
+    # As wide as its title at least: a narrow table would fold its title over lines.
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        title_style="bold",
+        min_width=len(title) + 2,
+    )
     for index, header in enumerate(headers):
         table.add_column(header, justify="left" if index == 0 else "right")
     for row in rows:
@@ -360,7 +418,7 @@ def _dlq_rows(report: Report) -> list[list[str]]:
 
 def render_text(report: Report) -> RenderableType:
     """The report as rich tables; the per-priority wait table comes first."""
-    parts: list[RenderableType] = [Text(_title(report), style="bold")]
+    parts: list[RenderableType] = [Text(_title(report), style="bold"), Text(_subtitle(report))]
     parts.extend(_rich_table(*table) for table in _tables(report))
     parts.extend(Text(f"note: {note}", style="yellow") for note in report["notes"])
     return Group(*parts)
@@ -371,7 +429,7 @@ def render_text(report: Report) -> RenderableType:
 
 def render_markdown(report: Report) -> str:
     """The report as GitHub-flavoured markdown tables."""
-    lines = [f"## {_title(report)}", ""]
+    lines = [f"## {_title(report)}", "", _subtitle(report), ""]
     for title, headers, rows in _tables(report):
         lines += [f"### {title}", "", *markdown_table(headers, rows), ""]
     lines += [f"> note: {note}" for note in report["notes"]]

@@ -28,6 +28,7 @@ TOP_KEYS = [
     "by_type",
     "workers",
     "failures_by_error",
+    "attempts_to_succeed",
     "dlq",
     "overload",
     "dependencies",
@@ -56,7 +57,8 @@ def test_the_json_keys_are_stable() -> None:
     report = small_report()
     assert list(report) == TOP_KEYS
     assert list(report["totals"]) == GROUP_KEYS[:-1]
-    assert list(report["by_priority"][0]) == ["priority", *GROUP_KEYS]
+    assert list(report["by_priority"][0]) == ["priority", *GROUP_KEYS, "end_to_end"]
+    assert list(report["by_priority"][0]["end_to_end"]) == WAIT_KEYS
     assert list(report["by_type"][0]) == ["type", "priority", *GROUP_KEYS]
     assert list(report["by_priority"][0]["wait"]) == WAIT_KEYS
     worker_keys = ["worker", "tasks_done", "failures", "crashes", "busy_s", "utilisation"]
@@ -70,6 +72,7 @@ def test_every_json_key_is_documented() -> None:
     keys = set(report) | set(report["run"]) | set(report["workers"][0]) | set(report["dlq"])
     keys |= set(report["by_priority"][0]) | set(report["by_type"][0])
     keys |= {f"wait.{key}" for key in WAIT_KEYS} | set(report["overload"])
+    keys |= {f"end_to_end.{key}" for key in WAIT_KEYS}
     assert keys - documented == set()
 
 
@@ -174,3 +177,58 @@ def test_the_command_warns_about_a_cut_last_line(
 def test_an_unreadable_log_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+# -- what a newcomer met: titles, killed logs, missing events, end to end, attempts ---------
+
+
+def test_end_to_end_time_and_attempts_needed() -> None:
+    """Submission to final success per priority, backoff included; attempts per success."""
+    report = small_report()
+    p2, p8 = report["by_priority"]
+    # email-000000: 1.0 -> 1.25; email-000002: 1.5 -> 3.0 (a retry between); report: 1.0 -> 4.5
+    assert p2["end_to_end"]["count"] == 2 and p2["end_to_end"]["max_s"] == 1.5
+    assert p8["end_to_end"]["p50_s"] == 3.5
+    assert report["attempts_to_succeed"] == {"1": 1, "2": 2}
+    text = render_markdown(report)
+    assert "End to end per priority" in text and "Attempts needed" in text
+
+
+def test_piped_at_80_columns_no_title_is_folded() -> None:
+    console = Console(record=True, width=80, color_system=None)
+    console.print(render_text(small_report()))
+    lines = console.export_text().splitlines()
+    assert lines[0].startswith("dtq report: small, completed after")
+    for title in ("Queue wait per priority (compare fifo and priority runs here)", "Totals"):
+        assert any(line.strip() == title for line in lines), title
+
+
+def test_a_killed_log_is_unfinished_not_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    killed = small_log()
+    killed.events = killed.events[:20]
+    path = killed.write(tmp_path / "killed.jsonl")
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "unfinished after" in out and "running" not in out
+    assert build_report(fold(killed.events))["run"]["status"] == "unfinished"
+
+
+def test_a_log_with_a_missing_event_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A success without its submission: pending -1 is called out, on stderr and in notes."""
+    events = [
+        e
+        for e in small_log().events
+        if e.get("task_id") != "email-000000" or e["event"] != "task_submitted"
+    ]
+    for seq, event in enumerate(events, start=1):
+        event["seq"] = seq
+    path = tmp_path / "missing.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    assert main(["report", str(path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "missing events" in captured.err and "dtq verify" in captured.err
+    assert any("pending below 0" in note for note in orjson.loads(captured.out)["notes"])
