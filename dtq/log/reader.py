@@ -64,20 +64,23 @@ class LogReader:
     def _parse(self, stream: BinaryIO) -> Iterator[tuple[int, Event]]:
         loads = orjson.loads
         event: Any = None
+        blank = 0  # a blank line is fine at the very end of a log (an editor adds one)
         for number, raw in enumerate(stream, start=1):
             try:
                 event = loads(raw)
             except orjson.JSONDecodeError as exc:
+                if raw.endswith(b"\n") and not raw.strip():
+                    blank = blank or number
+                    continue
                 if type(event) is dict and event.get("event") == RUN_FINISHED:
                     raise self._after_the_end(number) from None
                 if not raw.endswith(b"\n"):  # only the last line can lack its newline
                     self._note_truncated(number)
                     self._check_not_empty()
                     return
-                where = f"column {exc.colno}"
-                raise LogFormatError(
-                    f"{self.path}:{number}: not JSON ({exc.msg} at {where})"
-                ) from None
+                raise LogFormatError(f"{self.path}:{number}: {_unreadable(raw, exc)}") from None
+            if blank:
+                raise LogFormatError(f"{self.path}:{blank}: a blank line inside the log")
             if not _is_event(event):
                 raise LogFormatError(f"{self.path}:{number}: {_problem(event)}")
             self.line = number
@@ -109,6 +112,18 @@ class LogReader:
         self.warnings.append(
             f"{self.path}:{number}: last line is cut short (the run was killed); ignored it"
         )
+
+
+def _unreadable(raw: bytes, exc: orjson.JSONDecodeError) -> str:
+    """Why a line is not an event: not UTF-8 text at all, or not JSON."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (
+            f"not UTF-8 text (byte {bad.start + 1} is 0x{raw[bad.start]:02x}): an event log is "
+            "JSON lines in UTF-8; is this the right file?"
+        )
+    return f"not JSON ({exc.msg} at column {exc.colno})"
 
 
 def _is_event(value: Any) -> bool:

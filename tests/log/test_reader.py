@@ -75,7 +75,7 @@ def test_a_corrupt_line_in_the_middle_is_an_error_naming_it(tmp_path: Path) -> N
         (b'{"seq": 1, "t": "soon", "event": "x"}', "'t' must be a non-negative number"),
         (b'{"seq": 1, "t": -1, "event": "x"}', "'t' must be a non-negative number"),
         (b'{"seq": 1, "t": 0, "event": 5}', "'event' must be an event name"),
-        (b"", "not JSON"),
+        (b"", "a blank line inside the log"),
     ],
 )
 def test_a_line_that_is_not_an_event_is_an_error(tmp_path: Path, line: bytes, problem: str) -> None:
@@ -87,7 +87,7 @@ def test_a_line_that_is_not_an_event_is_an_error(tmp_path: Path, line: bytes, pr
 
 def test_binary_garbage_is_an_error_with_its_line_not_a_traceback(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "run.jsonl", [good_line(1), b"\xff\xfe\x00\x9c garbage"])
-    with pytest.raises(LogFormatError, match=rf"^{re.escape(str(path))}:2: not JSON"):
+    with pytest.raises(LogFormatError, match=rf"^{re.escape(str(path))}:2: not UTF-8 text"):
         list(iter_events(path))
 
 
@@ -131,3 +131,15 @@ def test_folding_a_real_run_gives_its_run_finished_totals(
     assert state.finished is not None and not reader.warnings
     assert state.totals() == state.finished["totals"]
     assert (state.queued, state.retrying, state.running) == (0, 0, 0)
+
+
+def test_one_blank_line_at_the_end_is_fine_but_not_inside(tmp_path: Path) -> None:
+    """An editor's trailing blank line reads as the log; a blank line before events does not."""
+    path = small_log().write(tmp_path / "run.jsonl")
+    path.write_bytes(path.read_bytes() + b"\n")
+    state, _ = fold(path)
+    assert state.finished is not None
+    lines = path.read_bytes().splitlines()
+    write_lines(path, [*lines[:3], b"", *lines[3:]])
+    with pytest.raises(LogFormatError, match=r"run\.jsonl:4: a blank line inside the log"):
+        fold(path)

@@ -62,7 +62,7 @@ def test_binary_garbage_mid_log_is_named_with_its_line(
     log = tmp_path / "garbage.jsonl"
     log.write_bytes(b"".join(lines))
     code, _, err = _run_cli([*command, str(log)], capsys)
-    assert code == 2 and f"{log}:5: not JSON" in err
+    assert code == 2 and f"{log}:5: not UTF-8 text" in err
 
 
 @pytest.mark.parametrize("command", LOG_COMMANDS, ids=lambda c: c[0])

@@ -336,7 +336,7 @@ def test_an_empty_log_is_unfinished(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        (b"\x00\xff garbage \xfe", "not JSON"),
+        (b"\x00\xff garbage \xfe", "not UTF-8 text"),
         (b"[1, 2, 3]", "not a JSON object (got list)"),
         (b'{"hello": "world"}', "missing field 'seq'"),
         (
