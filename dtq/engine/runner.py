@@ -166,7 +166,7 @@ def make_engine(
         return VirtualEngine(plan, tasks, sink)
     # The virtual clock ignores the backend: a what-if run needs no broker.
     if model.backend.startswith("redis://"):
-        return RedisEngine(scenario, plan, tasks, sink)
+        return RedisEngine(scenario, plan, tasks, sink, namespace=model.redis_namespace)
     return ThreadedEngine(plan, tasks, sink, time_scale=model.time_scale, execute=execute)
 
 

@@ -526,7 +526,7 @@ class Expect(Model):
 class Scenario(Model):
     """A whole scenario file."""
 
-    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"dependencies", "warmup"})
+    LATER_KEYS: ClassVar[frozenset[str]] = frozenset({"dependencies", "warmup", "redis_namespace"})
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN, max_length=100)
     description: str | None = None
@@ -535,6 +535,8 @@ class Scenario(Model):
     time_scale: float = Field(default=1.0, gt=0.0, le=1_000_000.0, allow_inf_nan=False)
     # backend comes before workers: the workers rule reads it.
     backend: str = Field(default="memory", pattern=r"^(memory|redis://.+)$")
+    # The redis backend's key prefix; None: $DTQ_REDIS_NAMESPACE, else `dtq`.
+    redis_namespace: str | None = Field(default=None, pattern=r"^\S+$", max_length=100)
     workers: int = Field(default=4, ge=0, le=4096)
     visibility_timeout: Duration = 5.0
     # Tasks submitted before `warmup` count in totals but not in wait statistics.

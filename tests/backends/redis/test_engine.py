@@ -244,3 +244,19 @@ def test_an_unreachable_redis_fails_the_run_with_a_clear_error(tmp_path: Path) -
     assert outcome.wall_s < 10
     events = _events(log)
     assert [e["event"] for e in events] == ["run_started", "run_finished"]
+
+
+def test_a_scenario_can_keep_its_keys_in_a_namespace_of_its_own(
+    redis_url: str, namespace: str, client: redis.Redis, tmp_path: Path
+) -> None:
+    """`redis_namespace:` in the scenario wins over $DTQ_REDIS_NAMESPACE for every key."""
+    own = f"{namespace}:own"
+    fields = _fields(
+        redis_url,
+        redis_namespace=own,
+        arrivals=[{"pattern": "burst", "task": "ping", "count": 20}],
+    )
+    outcome, _ = _run(tmp_path, fields=fields)
+    assert outcome.status == STATUS_COMPLETED, outcome.error
+    keys = set(client.scan_iter(match=f"{namespace}:*", count=1000))
+    assert keys and all(key.startswith(f"{own}:") for key in keys), keys
