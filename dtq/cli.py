@@ -23,20 +23,38 @@ from dtq import __version__
 from dtq.errors import DtqError
 
 # Each module defines `register(subparsers)`, which adds its parser and sets
-# `handler=<callable(args) -> int>` as a default.
-COMMAND_MODULES = (
-    "dtq.commands.run",
-    "dtq.commands.validate",
-    "dtq.commands.schema",
-    "dtq.commands.replay",
-    "dtq.commands.report",
-    "dtq.commands.diff",
-    "dtq.commands.check",
-    "dtq.commands.verify",
-    "dtq.commands.worker",
-    "dtq.commands.retries",
-    "dtq.commands.sweep",
-)
+# `handler=<callable(args) -> int>` as a default. Only the module of the command given is
+# imported; the others are listed by name and help line alone, so a command whose module
+# is heavy never slows down another one or `dtq --help` (a test holds these lines equal to
+# the modules' own).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("dtq.commands.run", "run a scenario and write its event log"),
+    "validate": ("dtq.commands.validate", "check scenario files without running them"),
+    "schema": ("dtq.commands.schema", "print the JSON Schema of scenario files"),
+    "replay": ("dtq.commands.replay", "replay an event log as the dashboard"),
+    "report": (
+        "dtq.commands.report",
+        "metrics of one run: waits per priority and type, retries, DLQ, workers",
+    ),
+    "diff": (
+        "dtq.commands.diff",
+        "compare the DLQ and metrics of two runs (logs, baselines or scenarios)",
+    ),
+    "check": (
+        "dtq.commands.check",
+        "run scenarios on the virtual clock; compare DLQ and expectations with baselines",
+    ),
+    "verify": ("dtq.commands.verify", "check an event log's invariants"),
+    "worker": ("dtq.commands.worker", "join a running distributed scenario as workers"),
+    "retries": (
+        "dtq.commands.retries",
+        "print a retry schedule: each delay and the time to the dead-letter queue",
+    ),
+    "sweep": (
+        "dtq.commands.sweep",
+        "run a scenario over a grid of values and many seeds; means with 95% intervals",
+    ),
+}
 INTERRUPTED_EXIT = 130
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _IMPORT_FRAMES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
@@ -98,17 +116,27 @@ def _in_import(frame: FrameType | None) -> bool:
     return False
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, every subcommand included."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every subcommand in full (None), or only `command` in full and
+    the others by name and help line (what `dtq --help` lists)."""
     parser = argparse.ArgumentParser(
         prog="dtq",
         description="Run job-queue scenarios on a priority scheduler and see what the queue does.",
     )
     parser.add_argument("--version", action="version", version=f"dtq {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for name, (module, help_line) in COMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(module).register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_line)
     return parser
+
+
+def command_of(argv: Sequence[str]) -> str:
+    """The subcommand named on a command line ("" if none): the first word not an option
+    (dtq's own options, --help and --version, take no value)."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(argv: Sequence[str] | None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        words = sys.argv[1:] if argv is None else argv
+        args = build_parser(command_of(words)).parse_args(words)
         code: int = args.handler(args)
     except DtqError as exc:
         print(f"dtq: {exc}", file=sys.stderr)

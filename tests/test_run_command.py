@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dtq import cli
 from dtq.cli import main
 from tests.eventlog_factory import small_log
 from tests.terminal import dtq_on_terminal
@@ -266,3 +268,11 @@ def test_run_scenario_without_a_venv_says_what_to_run(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "make install" in result.stderr and "scenarios/burst.yaml" in result.stderr
+
+
+def test_the_help_lines_of_dtq_help_are_the_commands_own() -> None:
+    """`dtq --help` lists each command from dtq.cli without importing it: the lines match."""
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    own = {action.dest: action.help for action in subparsers._choices_actions}
+    assert own == {name: help_line for name, (_, help_line) in cli.COMMANDS.items()}
