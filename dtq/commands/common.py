@@ -11,7 +11,7 @@ from dtq.errors import UsageError
 
 LOGS_FOLDER = Path("logs")
 # `logs/<scenario>-<UTC stamp>.jsonl`, as `dtq run` names its logs by default.
-_STAMPED = r"-\d{8}T\d{6}\.\d{3}Z\.jsonl"
+_STAMPED = r"-\d{8}T\d{6}\.\d{3}Z"
 
 
 def duration_arg(text: str) -> float:
@@ -34,13 +34,14 @@ def _is_number(text: str) -> bool:
 
 
 def resolve_log(text: str, *, folder: Path = LOGS_FOLDER) -> Path:
-    """The log `text` names: a path as given, or a scenario name for its newest log."""
+    """The log `text` names: a path as given, or a scenario name for its newest log in
+    `folder` (`<name>-<stamp>.jsonl` as dtq run names them, or `<name>.jsonl`)."""
     path = Path(text)
     if path.exists() or not re.fullmatch(r"[\w.-]+", text) or text.endswith(".jsonl"):
         return path
-    pattern = re.compile(re.escape(text) + _STAMPED)
+    pattern = re.compile(re.escape(text) + f"({_STAMPED})?" + r"\.jsonl")
     try:
-        logs = sorted(p.name for p in folder.iterdir() if pattern.fullmatch(p.name))
+        logs = [p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_file()]
     except OSError:
         logs = []
     if not logs:
@@ -48,7 +49,7 @@ def resolve_log(text: str, *, folder: Path = LOGS_FOLDER) -> Path:
             f"{text}: no such file, and {folder}/ holds no log of a scenario named {text!r}; "
             f"give the path of a .jsonl log, or run the scenario first (dtq run SCENARIO)"
         )
-    newest = folder / logs[-1]
+    newest = max(logs, key=lambda p: (p.stat().st_mtime, p.name))
     count = f"the newest of {len(logs)}" if len(logs) > 1 else "the only one"
     print(f"dtq: {text}: {newest} ({count} in {folder}/)", file=sys.stderr)
     return newest

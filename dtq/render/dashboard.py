@@ -138,8 +138,9 @@ def progress_line(state: RunState) -> str:
     )
 
 
-def summary_lines(state: RunState) -> list[str]:
-    """The final summary as plain text lines: totals, status, throughput, waits per priority."""
+def summary_lines(state: RunState, *, waits: bool = True) -> list[str]:
+    """The final summary as plain text lines: totals, status, throughput, and (`waits`)
+    the wait per priority."""
     totals = state.totals()
     name = state.meta.scenario_name if state.meta is not None else "?"
     lines = [
@@ -147,7 +148,7 @@ def summary_lines(state: RunState) -> list[str]:
         *(f"  {label:<14}{totals[key]}" for label, key in _SUMMARY_TOTALS),
         f"  {'throughput':<14}{format_rate(metrics.throughput_per_s(state))}",
     ]
-    for priority in state.priorities():
+    for priority in state.priorities() if waits else ():
         stats = state.wait_stats(priority)
         if stats.count:
             label = f"wait P{priority}"

@@ -42,6 +42,7 @@ PLAIN_INTERVAL_S = 2.0
 SEEK_STEP_S = 5.0
 SPEED_MIN = 1 / 64
 SPEED_MAX = 1024.0
+DASHBOARD_MIN_LINES = 16
 _TAIL_BYTES = 64 * 1024
 
 
@@ -191,7 +192,10 @@ class LiveView:
         summary: bool = False,
     ) -> RenderableType:
         width, height = self.console.size
-        lines = summary_lines(state) if summary else []
+        # The dashboard's table already shows the waits: the end frame adds the totals,
+        # as many of their lines as leave the dashboard room to stay readable.
+        room = max(height - 1 - DASHBOARD_MIN_LINES, 0)
+        lines = summary_lines(state, waits=False)[:room] if summary else []
         dashboard = render_dashboard(
             state,
             width=width,

@@ -288,14 +288,17 @@ def test_a_scenario_name_replays_its_newest_log(
     """`dtq replay small` picks logs/small-<newest stamp>.jsonl, and says which it picked."""
     logs = tmp_path / "logs"
     logs.mkdir()
-    small_log().write(logs / "small-20260101T000000.000Z.jsonl")
+    old = small_log().write(logs / "small-20260101T000000.000Z.jsonl")
+    named = small_log().write(logs / "small.jsonl")  # written with --log logs/small.jsonl
     newest = steady_log(tasks=3, gap_s=1.0).write(logs / "small-20260102T000000.000Z.jsonl")
-    small_log().write(logs / "small-extra-20260103T000000.000Z.jsonl")  # another scenario
+    other = small_log().write(logs / "small-extra-20260103T000000.000Z.jsonl")  # not small
+    for age_s, path in enumerate((other, newest, named, old)):
+        os.utime(path, (1e9 - age_s, 1e9 - age_s))  # the other scenario's log is newest
     monkeypatch.chdir(tmp_path)
     assert main(["replay", "small", "--final", "--plain"]) == 0
     captured = capsys.readouterr()
     assert summary_value(captured.out, "submitted") == "3"
-    assert str(Path("logs") / newest.name) in captured.err and "newest of 2" in captured.err
+    assert str(Path("logs") / newest.name) in captured.err and "newest of 3" in captured.err
 
 
 def test_a_scenario_name_without_logs_exits_2_saying_what_to_do(
