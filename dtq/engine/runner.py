@@ -7,6 +7,7 @@ write it.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from dtq import __version__
+from dtq.backends.redis.conn import NAMESPACE_ENV
 from dtq.core.workload import count_tasks, iter_tasks
 from dtq.engine.distributed import RedisEngine
 from dtq.engine.threaded import Execute, ThreadedEngine
@@ -166,7 +168,9 @@ def make_engine(
         return VirtualEngine(plan, tasks, sink)
     # The virtual clock ignores the backend: a what-if run needs no broker.
     if model.backend.startswith("redis://"):
-        return RedisEngine(scenario, plan, tasks, sink, namespace=model.redis_namespace)
+        # $DTQ_REDIS_NAMESPACE is the run-time choice: it wins over the scenario's own.
+        namespace = None if NAMESPACE_ENV in os.environ else model.redis_namespace
+        return RedisEngine(scenario, plan, tasks, sink, namespace=namespace)
     return ThreadedEngine(plan, tasks, sink, time_scale=model.time_scale, execute=execute)
 
 

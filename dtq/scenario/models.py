@@ -535,7 +535,7 @@ class Scenario(Model):
     time_scale: float = Field(default=1.0, gt=0.0, le=1_000_000.0, allow_inf_nan=False)
     # backend comes before workers: the workers rule reads it.
     backend: str = Field(default="memory", pattern=r"^(memory|redis://.+)$")
-    # The redis backend's key prefix; None: $DTQ_REDIS_NAMESPACE, else `dtq`.
+    # The redis backend's key prefix, unless $DTQ_REDIS_NAMESPACE is set; None: `dtq`.
     redis_namespace: str | None = Field(default=None, pattern=r"^\S+$", max_length=100)
     workers: int = Field(default=4, ge=0, le=4096)
     visibility_timeout: Duration = 5.0

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import redis
 
+from dtq.backends.redis.conn import NAMESPACE_ENV
 from dtq.engine import runner
 from dtq.events import STATUS_COMPLETED, STATUS_FAILED
 from dtq.log.verify import verdict_lines, verify_log
@@ -247,16 +249,28 @@ def test_an_unreachable_redis_fails_the_run_with_a_clear_error(tmp_path: Path) -
 
 
 def test_a_scenario_can_keep_its_keys_in_a_namespace_of_its_own(
-    redis_url: str, namespace: str, client: redis.Redis, tmp_path: Path
+    redis_url: str,
+    namespace: str,
+    client: redis.Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`redis_namespace:` in the scenario wins over $DTQ_REDIS_NAMESPACE for every key."""
+    """`redis_namespace:` in the scenario prefixes every key; $DTQ_REDIS_NAMESPACE, the
+    run-time choice, wins over it when set."""
     own = f"{namespace}:own"
     fields = _fields(
         redis_url,
         redis_namespace=own,
         arrivals=[{"pattern": "burst", "task": "ping", "count": 20}],
     )
+    monkeypatch.delenv(NAMESPACE_ENV)
     outcome, _ = _run(tmp_path, fields=fields)
     assert outcome.status == STATUS_COMPLETED, outcome.error
     keys = set(client.scan_iter(match=f"{namespace}:*", count=1000))
     assert keys and all(key.startswith(f"{own}:") for key in keys), keys
+    monkeypatch.setenv(NAMESPACE_ENV, f"{namespace}:env")
+    outcome, _ = _run(tmp_path, "again", fields=fields)
+    assert outcome.status == STATUS_COMPLETED, outcome.error
+    assert any(
+        key.startswith(f"{namespace}:env:") for key in client.scan_iter(match=f"{namespace}:*")
+    )
