@@ -52,7 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "sweep": (
         "dtq.commands.sweep",
-        "run a scenario over a grid of values and many seeds; means with 95% intervals",
+        "run a scenario over a grid of values and many seeds; means with 95%% intervals",
     ),
 }
 INTERRUPTED_EXIT = 130

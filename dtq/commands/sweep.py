@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     """Add `dtq sweep` to the command line."""
     parser = subparsers.add_parser(
         "sweep",
-        help="run a scenario over a grid of values and many seeds; means with 95% intervals",
+        help="run a scenario over a grid of values and many seeds; means with 95%% intervals",
         description=(
             "Run every combination of the --set values, each with every seed, on the virtual "
             "clock; print one row per combination with each metric's mean and 95%% confidence "
