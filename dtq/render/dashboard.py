@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dtq.fold import metrics
+from dtq.fold.overload import DependencyStats
 from dtq.fold.state import BUSY, CRASHED, STOPPED, FaultInfo, RunState, WorkerRow
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
@@ -28,6 +29,7 @@ WIDE_MIN_WIDTH = 120  # side-by-side panels from here on
 FRAMED_MIN_HEIGHT = 36  # panels get borders from here on
 DLQ_ROWS_MAX = 8
 FAULT_LINES_MAX = 3
+DEPENDENCY_LINES_MAX = 3
 STATE_STYLES = {BUSY: "green", CRASHED: "bold red", STOPPED: "dim"}
 
 
@@ -384,7 +386,14 @@ def _throughput(state: RunState, *, width: int, framed: bool) -> Section:
 
 def describe_fault(fault: FaultInfo) -> str:
     """One line about an active fault: kind, what it breaks, since when."""
-    if fault.kind == "outage":
+    if fault.kind == "slowdown":
+        capacity = f"{fault.capacity:.0%}" if fault.capacity is not None else "?"
+        latency = f"x{fault.latency:g}" if fault.latency is not None else "x?"
+        what = f"{fault.dependency} at {capacity} of its slots, latency {latency}"
+    elif fault.kind == "outage" and fault.dependency is not None:
+        rate = f"{fault.rate * 100:.0f}%" if fault.rate is not None else "?"
+        what = f"{fault.dependency} down: {fault.error} on {rate} of calls"
+    elif fault.kind == "outage":
         scope = ", ".join(fault.tasks) if fault.tasks else "all tasks"
         rate = f"{fault.rate * 100:.0f}%" if fault.rate is not None else "?"
         what = f"{fault.error} errors on {rate} of {scope}"
@@ -394,6 +403,26 @@ def describe_fault(fault: FaultInfo) -> str:
     else:
         what = fault.kind
     return f"fault #{fault.index} {fault.kind}: {what} (since t {fault.started_t:.2f}s)"
+
+
+def dependency_line(state: RunState, stats: DependencyStats) -> Text:
+    """`db  in flight 10/10  line 245  abandoned 12  overloaded 3`: one dependency now."""
+    slots = metrics.dependency_slots(state, stats.name)
+    limit = f"/{slots}" if slots is not None else ""
+    line = Text(f"{stats.name}  ", style="bold")
+    full = slots is not None and stats.in_flight >= slots
+    line.append(f"in flight {stats.in_flight}{limit}", style="bold red" if full else "")
+    line.append(f"  line {stats.line}", style="bold yellow" if stats.line else "")
+    for name, count in (*stats.outcomes.items(), *stats.rejected.items()):
+        if name != "ok":
+            line.append(f"  {name} {count}", style="red")
+    return line
+
+
+def _dependencies(state: RunState) -> Section:
+    """One line per dependency the tasks call (at most a few), always shown."""
+    deps = list(state.dependencies.by_name.values())[:DEPENDENCY_LINES_MAX]
+    return Section(Group(*(dependency_line(state, stats) for stats in deps)), len(deps))
 
 
 def _faults(state: RunState) -> Section:
@@ -460,7 +489,11 @@ def render_dashboard(
     """The live dashboard of `state`, laid out to fill exactly `width` x `height` cells."""
     framed = height >= FRAMED_MIN_HEIGHT
     top = [_header(state, width=width, paused=paused, speed=speed), _counters(state)]
-    bottom = [_faults(state), _footer(state, footer_keys, position, width=width)]
+    bottom = [
+        _dependencies(state),
+        _faults(state),
+        _footer(state, footer_keys, position, width=width),
+    ]
     spark = _throughput(state, width=width, framed=framed)
     room = height - sum(s.height for s in (*top, *bottom))
     if room >= spark.height + 4:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
+import orjson
 import pytest
 from rich.console import Console, RenderableType
 
@@ -363,3 +365,22 @@ def test_a_reducer_failure_is_raised_by_stop_after_the_terminal_is_restored() ->
     with pytest.raises(MalformedEvent):
         display.stop()
     assert buffer.getvalue().endswith("\x1b[?25h")  # the cursor is shown again
+
+
+def test_the_dependency_line_shows_slots_line_and_wasted_calls_at_80x24(tmp_path: Path) -> None:
+    """During the metastable run's slowdown: 2 of 10 slots, a long line, abandoned calls."""
+    from dtq.engine import runner
+    from dtq.scenario import load_scenario
+    from tests.helpers import SCENARIOS_DIR
+
+    log = tmp_path / "metastable.jsonl"
+    runner.run(load_scenario(SCENARIOS_DIR / "metastable.yaml"), log_path=log)
+    events = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    state = fold(e for e in events if e["t"] < 12.0)
+    console = Console(width=80, height=24, force_terminal=False, color_system=None)
+    with console.capture() as captured:
+        console.print(render_dashboard(state, width=80, height=24))
+    screen = captured.get()
+    assert "db  in flight 2/2  line " in screen
+    assert "abandoned " in screen
+    assert "fault #0 slowdown: db at 20% of its slots, latency x1" in screen
