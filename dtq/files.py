@@ -38,15 +38,18 @@ def file_kind(mode: int) -> str:
 def open_regular(path: Path) -> BinaryIO:
     """`path` opened for reading if it is a regular file; IsADirectoryError for a folder,
     NotRegularFile for a pipe, device or socket, and never a wait for a writer."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    # The file object owns the descriptor from the start, and only it closes it: closing
+    # the bare descriptor on an interrupt after fdopen would close it twice, and the
+    # second close could hit a file opened since under the same number.
+    file = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
     try:
-        mode = os.fstat(fd).st_mode
+        mode = os.fstat(file.fileno()).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         if not stat.S_ISREG(mode):
             raise NotRegularFile(path, file_kind(mode))
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        os.set_blocking(file.fileno(), True)
+        return file
     except BaseException:
-        os.close(fd)
+        file.close()
         raise
