@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -59,6 +60,7 @@ INTERRUPTED_EXIT = 130
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _IMPORT_FRAMES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
 _RETRY_S = 0.02
+_PYDANTIC_DIR = f"{os.sep}pydantic{os.sep}"
 
 
 class StartupSignals:
@@ -85,14 +87,18 @@ class StartupSignals:
             return None
         return self
 
-    def restore(self) -> None:
-        """Cancel a pending retry and give the previous handlers back."""
+    def restore(self, *, exiting: bool = False) -> None:
+        """Cancel a pending retry and give the previous handlers back; `exiting`: the
+        process is about to exit with the command's code, so ignore stop signals instead
+        (a SIGTERM in its last moments must not turn a finished command into a death by
+        signal: the default handler would)."""
         signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, handler in self._previous.items():
             # A command may have chosen otherwise on its way out (`dtq run` ignores late
             # signals once stopped): only a handler that is still ours is replaced.
             if signal.getsignal(sig) == self._handle:
-                signal.signal(sig, handler)  # type: ignore[arg-type]
+                late = signal.SIG_IGN if exiting and sig in _STOP_SIGNALS else handler
+                signal.signal(sig, late)  # type: ignore[arg-type]
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -108,9 +114,12 @@ class StartupSignals:
 
 
 def _in_import(frame: FrameType | None) -> bool:
-    """Whether the interrupted code runs inside an import."""
+    """Whether the interrupted code runs inside an import, or inside pydantic (a validator
+    or serializer of ours that pydantic called: pydantic turns an exception raised there,
+    KeyboardInterrupt included, into its own error, which would end in a traceback)."""
     while frame is not None:
-        if frame.f_code.co_filename in _IMPORT_FRAMES:
+        filename = frame.f_code.co_filename
+        if filename in _IMPORT_FRAMES or _PYDANTIC_DIR in filename:
             return True
         frame = frame.f_back
     return False
@@ -149,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED_EXIT
     finally:
         if signals is not None:
-            signals.restore()
+            # argv None: dtq runs as its own process (the console script, python -m dtq).
+            signals.restore(exiting=argv is None)
         _quiet_closed_stdout()
 
 
