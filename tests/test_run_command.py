@@ -210,9 +210,14 @@ def test_ctrl_c_on_the_live_dashboard_leaves_one_clean_final_frame(tmp_path: Pat
 def _make(*args: str) -> subprocess.CompletedProcess[str]:
     """`make ARGS` in the project, never reinstalling (the .venv stamp counts as current)."""
     stamp = Path(sys.prefix) / ".installed"
+    # As a user runs it: not nested in the `make test` that may be running this suite,
+    # whose level and variables would make it print "Entering directory" and pass ARGS on.
+    nested = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    env = {key: value for key, value in os.environ.items() if key not in nested}
     return subprocess.run(
         ["make", "-o", str(stamp), f"VENV={sys.prefix}", *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,

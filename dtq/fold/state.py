@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -367,7 +367,7 @@ class RunState:
         ordered = self._sorted(key, values)
         return WaitStats(
             count=len(ordered),
-            mean=math.fsum(values) / len(values),
+            mean=mean_of(values),
             p50=nearest_rank(ordered, 50),
             p95=nearest_rank(ordered, 95),
             p99=nearest_rank(ordered, 99),
@@ -387,7 +387,7 @@ class RunState:
         ordered = sorted(values)
         return WaitStats(
             count=len(ordered),
-            mean=math.fsum(values) / len(values),
+            mean=mean_of(values),
             p50=nearest_rank(ordered, 50),
             p95=nearest_rank(ordered, 95),
             p99=nearest_rank(ordered, 99),
@@ -628,6 +628,15 @@ def malformed(event: Event, exc: Exception) -> MalformedEvent:
     """The error for an event the reducer could not read, naming the field when it can."""
     problem = ev.field_problem(event) or f"{event['event']} cannot be read ({exc!r})"
     return MalformedEvent(problem)
+
+
+def mean_of(values: Sequence[float]) -> float:
+    """The mean of `values` (at least one), exact in the sum; infinity when the sum
+    overflows (a damaged log's huge times), never an error."""
+    try:
+        return math.fsum(values) / len(values)
+    except OverflowError:
+        return math.inf
 
 
 def nearest_rank(ordered: list[float], percent: int) -> float:

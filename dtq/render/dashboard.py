@@ -8,6 +8,7 @@ readable and 200x60 shows everything.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -63,7 +64,9 @@ class Frame:
 
 def format_s(seconds: float) -> str:
     """A duration for people: `2.55ms`, `850ms`, `2.35s`, `4m05s` (three digits below 1s,
-    as the expectation lines write them)."""
+    as the expectation lines write them); `inf` past any clock (a damaged log's times)."""
+    if not math.isfinite(seconds):
+        return "inf" if seconds > 0 else "-inf" if seconds < 0 else "nan"
     milliseconds = seconds * 1000
     if milliseconds < 999.5:
         return f"{milliseconds:.3g}ms"

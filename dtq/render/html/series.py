@@ -23,6 +23,7 @@ from dtq.events import Event
 from dtq.fold.metrics import rate_per_s
 from dtq.fold.series import TimeSeries
 from dtq.fold.state import BUSY, IDLE, SERIES_COLUMNS, Counts, FaultInfo, RunState
+from dtq.fold.state import mean_of as mean_value
 from dtq.log.reader import LogReader, fold
 
 MAX_BUCKETS = 1000
@@ -220,7 +221,7 @@ def thinned(
 
 
 def _mean(values: list[float]) -> float:
-    return math.fsum(values) / len(values)
+    return mean_value(values)
 
 
 def per_second(times: list[float], counter: list[float]) -> list[float]:
