@@ -60,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "self-contained HTML page with both runs overlaid (docs/pictures.md; needs -o)",
     )
     add_output_option(parser)
+    _add_judging_options(parser)
+    parser.set_defaults(handler=handle)
+
+
+def _add_judging_options(parser: argparse.ArgumentParser) -> None:
+    """What counts as a difference, what is shown, and how scenario sides run."""
     parser.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -90,7 +96,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="change a value of the scenario side(s), e.g. diff a baseline with "
         "scenarios/outage.yaml --set retry.max_attempts=6 (repeatable)",
     )
-    parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
