@@ -43,6 +43,18 @@ class WaitStats:
     p99: float
     max: float
 
+    @classmethod
+    def of(cls, values: Sequence[float], ordered: Sequence[float]) -> WaitStats:
+        """The stats of `values` (at least one), given them in ascending order too."""
+        return cls(
+            count=len(ordered),
+            mean=mean_of(values),
+            p50=nearest_rank(ordered, 50),
+            p95=nearest_rank(ordered, 95),
+            p99=nearest_rank(ordered, 99),
+            max=ordered[-1],
+        )
+
 
 EMPTY_WAIT = WaitStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
@@ -365,14 +377,7 @@ class RunState:
         if not values:
             return EMPTY_WAIT
         ordered = self._sorted(key, values)
-        return WaitStats(
-            count=len(ordered),
-            mean=mean_of(values),
-            p50=nearest_rank(ordered, 50),
-            p95=nearest_rank(ordered, 95),
-            p99=nearest_rank(ordered, 99),
-            max=ordered[-1],
-        )
+        return WaitStats.of(values, ordered)
 
     def sorted_waits(self, priority: int) -> list[float]:
         """A priority's waits in ascending order (shared with `wait_stats`: do not modify)."""
@@ -385,14 +390,7 @@ class RunState:
         if not values:
             return EMPTY_WAIT
         ordered = sorted(values)
-        return WaitStats(
-            count=len(ordered),
-            mean=mean_of(values),
-            p50=nearest_rank(ordered, 50),
-            p95=nearest_rank(ordered, 95),
-            p99=nearest_rank(ordered, 99),
-            max=ordered[-1],
-        )
+        return WaitStats.of(values, ordered)
 
     def _sorted(self, key: int | str, values: array[float]) -> list[float]:
         # Waits only grow, so sorting the cached run plus the new tail is a timsort merge.
@@ -639,7 +637,7 @@ def mean_of(values: Sequence[float]) -> float:
         return math.inf
 
 
-def nearest_rank(ordered: list[float], percent: int) -> float:
+def nearest_rank(ordered: Sequence[float], percent: int) -> float:
     """The nearest-rank percentile of sorted values: the value at rank ceil(p/100 * n)."""
     rank = -(-percent * len(ordered) // 100)
     return ordered[max(rank, 1) - 1]
