@@ -1,4 +1,4 @@
-"""GitHub-flavoured markdown tables: the one table renderer the report, diff and check share.
+"""GitHub-flavoured markdown tables: the one table renderer of report, diff, check and sweep.
 
 Plain text only (no rich), so `dtq.compare` may use it too.
 """
@@ -9,9 +9,14 @@ from collections.abc import Iterable, Sequence
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """A GitHub table: header, `| --- |` separator, rows; `|` in a cell is escaped."""
+    """A GitHub table: header, `| --- |` separator, rows; in a cell `|` is escaped and a
+    line break becomes `<br>` (either would otherwise end the row)."""
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+        return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
 
     return [line(headers), line(["---"] * len(headers)), *(line(row) for row in rows)]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")

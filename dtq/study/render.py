@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dtq.fold.expect import format_seconds
+from dtq.render.markdown import markdown_table
 from dtq.study.result import (
     CONFIDENCE,
     INTERVAL_METHOD,
@@ -143,10 +144,7 @@ def markdown(result: SweepResult) -> str:
     """The result as a GitHub markdown table with its caption and footer."""
     headers, rows = table_rows(result)
     lines = [f"### Sweep of {result.scenario_name}", "", f"_{caption(result)}_", ""]
-    lines.append("| " + " | ".join(headers) + " |")
-    lines.append("|" + "|".join("---" for _ in headers) + "|")
-    for cells in rows:
-        lines.append("| " + " | ".join(c.replace("\n", "<br>") for c in cells) + " |")
+    lines += markdown_table(headers, rows)
     return "\n".join([*lines, "", *footer(result)]) + "\n"
 
 

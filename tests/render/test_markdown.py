@@ -11,3 +11,11 @@ def test_a_table_has_a_header_a_separator_and_escaped_cells() -> None:
         "| --- | --- |",
         "| 1 | x\\|y |",
     ]
+
+
+def test_a_line_break_in_a_cell_stays_in_its_row() -> None:
+    """A cell of two lines (a sweep's mean over its interval) is one row, the lines split
+    by `<br>`."""
+    assert markdown_table(("mean",), [("12.3ms\n[11.9ms, 12.7ms]",)])[2] == (
+        "| 12.3ms<br>[11.9ms, 12.7ms] |"
+    )
