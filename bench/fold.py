@@ -5,7 +5,7 @@ scenario (four task types, failures, retries, dead letters, an outage and a work
 crash), then read by:
 
 - parse: the floor, `orjson.loads` of every line and nothing else;
-- fold: `dtq.log.reader.fold` (read, check each event's fields, `RunState.apply`);
+- fold: `dtq.log.reader.fold_log` (read, check each event's fields, `RunState.apply`);
 - report: fold, then `dtq.render.report.build_report`;
 - `dtq report --format json` and `dtq replay --final --plain`: the commands end to
   end in a fresh interpreter, start-up included.
@@ -110,21 +110,21 @@ def run_parse(args: argparse.Namespace) -> Sample:
 
 
 def run_fold(args: argparse.Namespace) -> Sample:
-    """`dtq.log.reader.fold`: what replay --final does before it draws."""
-    from dtq.log.reader import fold
+    """`dtq.log.reader.fold_log`: what replay --final does before it draws."""
+    from dtq.log.reader import fold_log
 
     wall0 = time.perf_counter()
-    state, _ = fold(args.tmp / LOG_NAME)
+    state, _ = fold_log(args.tmp / LOG_NAME)
     return _timed(state.seq, time.perf_counter() - wall0)
 
 
 def run_report(args: argparse.Namespace) -> Sample:
     """Fold, then build the report dict: what `dtq report` computes."""
-    from dtq.log.reader import fold
+    from dtq.log.reader import fold_log
     from dtq.render.report import build_report
 
     wall0 = time.perf_counter()
-    state, reader = fold(args.tmp / LOG_NAME)
+    state, reader = fold_log(args.tmp / LOG_NAME)
     build_report(state, warnings=reader.warnings)
     return _timed(state.seq, time.perf_counter() - wall0)
 
@@ -153,7 +153,7 @@ def run_cli_replay(args: argparse.Namespace) -> Sample:
 
 VARIANTS = {
     "parse": ("parse only (orjson.loads per line)", run_parse),
-    "fold": ("dtq.log.reader.fold", run_fold),
+    "fold": ("dtq.log.reader.fold_log", run_fold),
     "report": ("fold + build_report", run_report),
     "cli_report": ("`dtq report --format json` (process)", run_cli_report),
     "cli_replay": ("`dtq replay --final --plain` (process)", run_cli_replay),

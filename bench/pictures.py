@@ -3,7 +3,7 @@
 The source log is row 4's (a virtual-clock run of a busy scenario with failures,
 retries, an outage and a worker crash), written once. Then, side by side:
 
-- fold: `dtq.log.reader.fold`, the plain reducer pass every report needs;
+- fold: `dtq.log.reader.fold_log`, the plain reducer pass every report needs;
 - html: what `dtq report LOG --format html -o FILE` does: one fold that also samples the
   time series (`fold_series`), then the page (`render_run_html`) written to a file.
 
@@ -29,10 +29,10 @@ PAGE_NAME = "report.html"
 
 def run_fold(args: argparse.Namespace) -> Sample:
     """The plain fold, as `dtq report` does before any rendering."""
-    from dtq.log.reader import fold
+    from dtq.log.reader import fold_log
 
     wall0 = time.perf_counter()
-    state, _ = fold(args.tmp / LOG_NAME)
+    state, _ = fold_log(args.tmp / LOG_NAME)
     return {"events": state.seq, "wall_s": time.perf_counter() - wall0}
 
 
@@ -66,7 +66,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
     )
     size_mb = max(s["bytes"] for s in samples["html"]) / 1e6
     rows = [
-        ["plain fold (`dtq.log.reader.fold`)", f"{median(samples['fold'], 'wall_s'):.2f}"],
+        ["plain fold (`dtq.log.reader.fold_log`)", f"{median(samples['fold'], 'wall_s'):.2f}"],
         ["fold with series (`fold_series`)", f"{median(samples['html'], 'fold_s'):.2f}"],
         ["page: charts, tables, plotly.js, write", f"{median(samples['html'], 'render_s'):.2f}"],
         ["html total", f"{median(samples['html'], 'wall_s'):.2f}"],

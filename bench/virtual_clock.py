@@ -104,7 +104,7 @@ def _timed_sample(tasks: int, wall_s: float, cpu_s: float, base_kb: int) -> Samp
 def run_dtq(args: argparse.Namespace) -> Sample:
     """dtq: load the scenario file, run it on the virtual engine, full event log written."""
     from dtq.engine import runner
-    from dtq.log.reader import fold
+    from dtq.log.reader import fold_log
 
     text = SCENARIO.format(seed=args.seed, high=RATE_HIGH, low=RATE_LOW, until=horizon_s(args.size))
     scenario = scenario_file(args.tmp, f"mm2-{args.seed}", text)
@@ -116,7 +116,7 @@ def run_dtq(args: argparse.Namespace) -> Sample:
     if outcome.status != "completed":
         raise BenchError(f"dtq run ended {outcome.status}: {outcome.error}")
     sample = _timed_sample(outcome.totals["submitted"], wall_s, cpu_s, base_kb)
-    state, _ = fold(log)  # after the clock stopped: the check, not the measurement
+    state, _ = fold_log(log)  # after the clock stopped: the check, not the measurement
     sample.update(
         wait_high=state.wait_stats(1).mean,
         wait_low=state.wait_stats(2).mean,

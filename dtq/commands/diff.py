@@ -17,17 +17,17 @@ from dtq.commands.output import add_output_option, output_stream, page_path, wri
 from dtq.compare.baseline import (
     KIND_LOG,
     KIND_SCENARIO,
-    Outcome,
-    baseline_outcome,
+    RunResults,
+    baseline_results,
     is_baseline,
-    outcome_from_state,
-    simulate,
+    results_from_state,
+    simulate_scenario,
 )
 from dtq.compare.diff import FAIL_ON, build_diff, is_failure, render_markdown, render_text
 from dtq.errors import UsageError
 from dtq.files import file_kind
 from dtq.fold.state import RunState
-from dtq.log.reader import fold
+from dtq.log.reader import fold_log
 from dtq.scenario import load_scenario
 from dtq.scenario.overrides import Override, parse_overrides
 
@@ -144,7 +144,7 @@ def _html(args: argparse.Namespace, tolerance: float) -> int:
     return 1 if is_failure(diff, args.fail_on) else 0
 
 
-def _check_set(args: argparse.Namespace, a: Outcome, b: Outcome) -> None:
+def _check_set(args: argparse.Namespace, a: RunResults, b: RunResults) -> None:
     """--set applies to scenario sides: refuse it when there is none (never ignored)."""
     if args.set and KIND_SCENARIO not in (a.kind, b.kind):
         raise UsageError("--set changes scenario files, and neither A nor B is one")
@@ -152,7 +152,7 @@ def _check_set(args: argparse.Namespace, a: Outcome, b: Outcome) -> None:
 
 def load_side(
     path: Path, *, seed: int | None = None, overrides: Sequence[Override] = ()
-) -> Outcome:
+) -> RunResults:
     """The outcome a log, a baseline or a scenario (run on the virtual clock) describes."""
     return load_side_state(path, seed=seed, overrides=overrides)[0]
 
@@ -163,7 +163,7 @@ def load_side_state(
     seed: int | None = None,
     new_state: NewState = RunState,
     overrides: Sequence[Override] = (),
-) -> tuple[Outcome, RunState | None]:
+) -> tuple[RunResults, RunState | None]:
     """The outcome of a side and the state folded for it (none for a baseline)."""
     if not path.exists():
         raise UsageError(f"{path}: no such file; {_KINDS}")
@@ -177,7 +177,7 @@ def load_side_state(
     if _is_small(path):
         data = _json_or_none(path)
         if is_baseline(data):
-            return baseline_outcome(data, source=str(path)), None
+            return baseline_results(data, source=str(path)), None
         if _is_scenario_text(path):
             return _scenario_side(path, seed, new_state(), overrides)
     raise UsageError(f"{path}: not an event log, a baseline or a scenario; {_KINDS}")
@@ -191,7 +191,7 @@ _KINDS = (
 
 def load_sides(
     a: Path, b: Path, *, seed: int | None = None, overrides: Sequence[Override] = ()
-) -> tuple[Outcome, Outcome]:
+) -> tuple[RunResults, RunResults]:
     """Both sides; the same scenario named twice is run once."""
     side_a = load_side(a, seed=seed, overrides=overrides)
     same_scenario = side_a.kind == KIND_SCENARIO and a.resolve() == b.resolve()
@@ -202,13 +202,13 @@ def load_sides(
 
 def _scenario_side(
     path: Path, seed: int | None, state: RunState, overrides: Sequence[Override] = ()
-) -> tuple[Outcome, RunState]:
-    simulate(load_scenario(path, overrides=overrides), seed=seed, state=state)
-    return outcome_from_state(state, source=str(path), kind=KIND_SCENARIO), state
+) -> tuple[RunResults, RunState]:
+    simulate_scenario(load_scenario(path, overrides=overrides), seed=seed, state=state)
+    return results_from_state(state, source=str(path), kind=KIND_SCENARIO), state
 
 
-def _log_side(path: Path, state: RunState) -> tuple[Outcome, RunState]:
-    _, reader = fold(path, state=state)
+def _log_side(path: Path, state: RunState) -> tuple[RunResults, RunState]:
+    _, reader = fold_log(path, state=state)
     notes = list(reader.warnings)
     if state.meta is None:
         notes.append(f"{path}: no run_started event: the scenario and its settings are unknown")
@@ -221,7 +221,7 @@ def _log_side(path: Path, state: RunState) -> tuple[Outcome, RunState]:
             f"{path}: real clock with an outage window: which attempts fell inside it depends "
             "on timing, so this DLQ can differ from run to run (the virtual clock is exact)"
         )
-    outcome = outcome_from_state(state, source=str(path), kind=KIND_LOG, notes=tuple(notes))
+    outcome = results_from_state(state, source=str(path), kind=KIND_LOG, notes=tuple(notes))
     return outcome, state
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from dtq.commands.common import resolve_log
 from dtq.commands.output import add_output_option, output_stream, page_path, write_page
-from dtq.log.reader import fold
+from dtq.log.reader import fold_log
 from dtq.render.report import build_report, missing_events, render_markdown, render_text
 
 
@@ -42,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     """Fold the log and print its report; 2 (via LogFormatError) for an unreadable log."""
     if args.format == "html":
         return _html(args)
-    state, reader = fold(resolve_log(args.log))
+    state, reader = fold_log(resolve_log(args.log))
     missing = missing_events(state)
     for warning in [*reader.warnings, *([missing] if missing else [])]:
         print(f"dtq: warning: {warning}", file=sys.stderr)

@@ -122,7 +122,7 @@ def _handle(args: argparse.Namespace, stops: runner.StopRequests) -> int:
 
 
 def _conclude(
-    console: Console, scenario: LoadedScenario, outcome: runner.RunOutcome, state: RunState
+    console: Console, scenario: LoadedScenario, outcome: runner.RunEnd, state: RunState
 ) -> int:
     """Print the summary, the log's path and the expectations; the exit code."""
     from dtq.events import STATUS_FAILED, STATUS_INTERRUPTED

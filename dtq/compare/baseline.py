@@ -96,7 +96,7 @@ class PriorityMetrics:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RunResults:
     """What one run ended with: its scenario, totals, DLQ, and (not from a baseline) metrics."""
 
     source: str
@@ -115,12 +115,12 @@ class Outcome:
     notes: tuple[str, ...] = ()
 
 
-def outcome_from_state(
+def results_from_state(
     state: RunState, *, source: str, kind: str, notes: tuple[str, ...] = ()
-) -> Outcome:
-    """The outcome of a folded run."""
+) -> RunResults:
+    """The results of a folded run."""
     meta = state.meta
-    return Outcome(
+    return RunResults(
         source=source,
         kind=kind,
         scenario=meta.scenario_name if meta else "",
@@ -154,7 +154,7 @@ def priority_metrics(state: RunState, priority: int) -> PriorityMetrics:
     )
 
 
-def simulate(
+def simulate_scenario(
     scenario: LoadedScenario, *, seed: int | None = None, state: RunState | None = None
 ) -> RunState:
     """Run a scenario on the virtual clock into a temporary log; the state folded as it ran
@@ -194,7 +194,7 @@ def display_path(path: Path) -> str:
 # -- the baseline file -------------------------------------------------------------------
 
 
-def build_baseline(outcome: Outcome, checks: list[Check]) -> dict[str, Any]:
+def build_baseline(outcome: RunResults, checks: list[Check]) -> dict[str, Any]:
     """The baseline of a virtual-clock outcome and its expectations, as a JSON-ready dict."""
     return {
         "format": BASELINE_FORMAT,
@@ -265,7 +265,7 @@ def is_baseline(data: object) -> TypeGuard[dict[str, Any]]:
     return isinstance(data, dict) and "format" in data and isinstance(data.get("dlq"), list)
 
 
-def read_baseline(path: Path, *, fix: str = REWRITE_HINT) -> Outcome:
+def read_baseline(path: Path, *, fix: str = REWRITE_HINT) -> RunResults:
     """Read and check a baseline file; BaselineError says what is wrong, then `fix`."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -275,10 +275,10 @@ def read_baseline(path: Path, *, fix: str = REWRITE_HINT) -> Outcome:
         raise BaselineError(f"{path}: cannot read: {exc}; {fix}") from None
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{path}:{exc.lineno}: not JSON ({exc.msg}); {fix}") from None
-    return baseline_outcome(data, source=str(path), fix=fix)
+    return baseline_results(data, source=str(path), fix=fix)
 
 
-def baseline_outcome(data: object, *, source: str, fix: str = REWRITE_HINT) -> Outcome:
+def baseline_results(data: object, *, source: str, fix: str = REWRITE_HINT) -> RunResults:
     """The outcome a parsed baseline describes; BaselineError (ending with `fix`) if malformed."""
     try:
         return _parse(data, source)
@@ -286,7 +286,7 @@ def baseline_outcome(data: object, *, source: str, fix: str = REWRITE_HINT) -> O
         raise BaselineError(f"{exc}; {fix}") from None
 
 
-def _parse(data: object, source: str) -> Outcome:
+def _parse(data: object, source: str) -> RunResults:
     if not is_baseline(data):
         raise BaselineError(f"{source}: not a dtq baseline (no format and dlq keys)")
     if data["format"] != BASELINE_FORMAT:
@@ -295,7 +295,7 @@ def _parse(data: object, source: str) -> Outcome:
         )
     settings = data.get("settings")
     seed = data.get("seed")
-    return Outcome(
+    return RunResults(
         source=source,
         kind=KIND_BASELINE,
         scenario=_field(data, "scenario", str, source),

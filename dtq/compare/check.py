@@ -16,12 +16,12 @@ from dtq.compare.baseline import (
     DEFAULT_BASELINES,
     KIND_SCENARIO,
     BaselineError,
-    Outcome,
+    RunResults,
     build_baseline,
     display_path,
-    outcome_from_state,
     read_baseline,
-    simulate,
+    results_from_state,
+    simulate_scenario,
     write_baseline,
 )
 from dtq.compare.diff import MAX_LISTED, DlqChanges, compare_dlq, settings_changes
@@ -44,7 +44,7 @@ class ScenarioCheck:
     name: str
     baseline_path: Path
     update_command: str
-    outcome: Outcome | None = None
+    outcome: RunResults | None = None
     checks: list[Check] = field(default_factory=list)
     dlq: DlqChanges | None = None
     totals_changed: list[str] = field(default_factory=list)
@@ -156,13 +156,13 @@ def _update_command(path: str, baselines: Path) -> str:
 
 def _check_one(result: ScenarioCheck, scenario: LoadedScenario, *, update: bool) -> None:
     try:
-        state = simulate(scenario)
+        state = simulate_scenario(scenario)
     except Interrupted:
         raise  # Ctrl-C stops the whole check (exit 130), not just this scenario
     except DtqError as exc:
         result.error = str(exc)
         return
-    outcome = outcome_from_state(state, source=result.path, kind=KIND_SCENARIO)
+    outcome = results_from_state(state, source=result.path, kind=KIND_SCENARIO)
     result.outcome = outcome
     result.checks = evaluate(scenario.model.expect, state)
     baseline = _read(result, update=update)
@@ -177,7 +177,7 @@ def _check_one(result: ScenarioCheck, scenario: LoadedScenario, *, update: bool)
             result.error = str(exc)
 
 
-def _read(result: ScenarioCheck, *, update: bool) -> Outcome | None:
+def _read(result: ScenarioCheck, *, update: bool) -> RunResults | None:
     if not result.baseline_path.is_file():
         result.missing_baseline = not update
         return None
@@ -191,7 +191,7 @@ def _read(result: ScenarioCheck, *, update: bool) -> Outcome | None:
         return None
 
 
-def _compare(result: ScenarioCheck, baseline: Outcome, outcome: Outcome) -> None:
+def _compare(result: ScenarioCheck, baseline: RunResults, outcome: RunResults) -> None:
     result.dlq = compare_dlq(baseline.dlq, outcome.dlq)
     result.scenario_changed = baseline.scenario_sha256 != outcome.scenario_sha256
     if baseline.settings is not None and outcome.settings is not None:

@@ -24,8 +24,8 @@ from dtq.compare.baseline import (
     KIND_LOG,
     KIND_SCENARIO,
     DlqRecord,
-    Outcome,
     PriorityMetrics,
+    RunResults,
 )
 from dtq.events import TOTAL_KEYS
 from dtq.fold.expect import format_seconds
@@ -123,7 +123,7 @@ def settings_changes(a: object, b: object, path: str = "") -> list[dict[str, Any
     return [] if a == b else [{"path": path, "change": "changed", "a": a, "b": b}]
 
 
-def build_diff(a: Outcome, b: Outcome, *, tolerance_pct: float = 10.0) -> Diff:
+def build_diff(a: RunResults, b: RunResults, *, tolerance_pct: float = 10.0) -> Diff:
     """Compare two outcomes; the result has the shape of `DIFF_JSON_SCHEMA`."""
     dlq = compare_dlq(a.dlq, b.dlq)
     settings_known = a.settings is not None and b.settings is not None
@@ -169,7 +169,7 @@ def is_failure(diff: Diff, fail_on: str) -> bool:
     return False
 
 
-def _side(outcome: Outcome) -> dict[str, Any]:
+def _side(outcome: RunResults) -> dict[str, Any]:
     return {
         "source": outcome.source,
         "kind": outcome.kind,
@@ -187,7 +187,7 @@ def _side(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _dlq_section(a: Outcome, b: Outcome, dlq: DlqChanges) -> dict[str, Any]:
+def _dlq_section(a: RunResults, b: RunResults, dlq: DlqChanges) -> dict[str, Any]:
     def grouped(key: str, pick: Callable[[DlqRecord], str | int]) -> list[dict[str, Any]]:
         count_a = Counter(pick(r) for r in a.dlq.values())
         count_b = Counter(pick(r) for r in b.dlq.values())
@@ -222,7 +222,7 @@ def _dlq_section(a: Outcome, b: Outcome, dlq: DlqChanges) -> dict[str, Any]:
     }
 
 
-def _metrics_section(a: Outcome, b: Outcome, tolerance_pct: float) -> dict[str, Any]:
+def _metrics_section(a: RunResults, b: RunResults, tolerance_pct: float) -> dict[str, Any]:
     missing = [side for side, o in (("a", a), ("b", b)) if o.metrics is None]
     section: dict[str, Any] = {
         "available": not missing,

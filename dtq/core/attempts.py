@@ -23,7 +23,7 @@ from dtq.events import ERROR_TIMEOUT
 
 # How an attempt goes: (run_s, error, message); error None is a success. A plain tuple:
 # one is made per attempt on the hot path, and a named tuple costs several times more.
-Outcome = tuple[float, str | None, str]
+AttemptDraw = tuple[float, str | None, str]
 
 
 def failure_table(kind: TaskKind, outages: Sequence[OutageWindow]) -> tuple[tuple[str, float], ...]:
@@ -56,9 +56,9 @@ def draw_error(failures: tuple[tuple[str, float], ...], key: int, number: int) -
     return None
 
 
-def draw_outcome(
+def draw_attempt(
     kind: TaskKind, key: int, number: int, outages: Sequence[OutageWindow] = ()
-) -> Outcome:
+) -> AttemptDraw:
     """Duration and error of attempt `number`; an attempt past the timeout is cut at it."""
     run_s = kind.duration.sample(key, number)
     error: str | None = None

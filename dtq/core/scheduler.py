@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dtq.core.agenda import RETRY_RELEASE, Agenda
-from dtq.core.attempts import draw_outcome, failure_decision
+from dtq.core.attempts import draw_attempt, failure_decision
 from dtq.core.budget import Budgets
 from dtq.core.plan import OutageWindow, Plan
 from dtq.core.queues import ReadyQueue
@@ -134,7 +134,7 @@ class Scheduler:
         if number == 1 and self._budgets:
             self._budgets.deposit(kind.name, now)
         # The same draw as a Redis worker's: attempt k of task X goes alike on any backend.
-        run_s, error, message = draw_outcome(kind, task.key, number, self._outages)
+        run_s, error, message = draw_attempt(kind, task.key, number, self._outages)
         attempt = Attempt(task, number, worker, now, run_s, error, message)
         self.current[worker] = attempt
         self.started += 1

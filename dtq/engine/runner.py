@@ -59,7 +59,7 @@ class Engine(Protocol):
 
 
 @dataclass
-class RunOutcome:
+class RunEnd:
     """How a run ended and where its log is."""
 
     status: str
@@ -184,7 +184,7 @@ def run(
     stops: StopRequests | None = None,
     unique_log: bool = False,
     write_log: bool = True,
-) -> RunOutcome:
+) -> RunEnd:
     """Run `scenario`, writing its event log to `log_path`.
 
     With `write_log=False` no log is written: the events only reach the observers.
@@ -218,7 +218,7 @@ def _run(
     *,
     unique_log: bool,
     write_log: bool = True,
-) -> RunOutcome:
+) -> RunEnd:
     """The run itself, inside `run`'s signal handlers."""
     wall_start = time.perf_counter()
     expected = count_tasks(compile_plan(scenario.model))
@@ -252,7 +252,7 @@ def _run(
     if lost is not None:
         # run_finished never reached the disk: the run cannot be called anything but failed.
         status, error = STATUS_FAILED, error or describe(lost)
-    return RunOutcome(status, totals, log_path, elapsed_s, time.perf_counter() - wall_start, error)
+    return RunEnd(status, totals, log_path, elapsed_s, time.perf_counter() - wall_start, error)
 
 
 def _check_encodable(event: dict[str, Any], scenario: LoadedScenario) -> None:

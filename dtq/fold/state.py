@@ -643,6 +643,6 @@ def nearest_rank(ordered: Sequence[float], percent: int) -> float:
     return ordered[max(rank, 1) - 1]
 
 
-def fold(events: Iterable[Event], state: RunState | None = None) -> RunState:
+def fold_events(events: Iterable[Event], state: RunState | None = None) -> RunState:
     """Fold every event into `state` (a new one by default) and return it."""
     return (state if state is not None else RunState()).apply_all(events)

@@ -170,7 +170,7 @@ def iter_events(path: str | Path) -> Iterator[tuple[int, Event]]:
     return LogReader(path).iter_events()
 
 
-def fold(
+def fold_log(
     path: str | Path, *, until_t: float | None = None, state: RunState | None = None
 ) -> tuple[RunState, LogReader]:
     """Fold a whole log (or its events up to `until_t`) into `state` (a new one by default)."""
@@ -192,6 +192,6 @@ def fold_written(path: str | Path) -> RunState | None:
     try:
         if not Path(path).is_file():
             return None  # /dev/full and other devices: nothing to read back
-        return fold(path)[0]
+        return fold_log(path)[0]
     except (LogFormatError, OSError):
         return None

@@ -222,14 +222,14 @@ class Dependency(Model):
     mode: Literal["serve", "optimistic"] = "serve"
 
 
-class Scheduler(Model):
+class SchedulerSettings(Model):
     """How the ready queue orders work."""
 
     policy: Literal["priority", "fifo", "aging"] = "priority"
     aging_interval: Duration | None = None
 
     @model_validator(mode="after")
-    def _aging(self) -> Scheduler:
+    def _aging(self) -> SchedulerSettings:
         if self.policy == "aging" and (self.aging_interval is None or self.aging_interval <= 0):
             raise ValueError("policy aging needs aging_interval, for example aging_interval: 2s")
         if self.policy != "aging" and self.aging_interval is not None:
@@ -541,7 +541,7 @@ class Scenario(Model):
     visibility_timeout: Duration = 5.0
     # Tasks submitted before `warmup` count in totals but not in wait statistics.
     warmup: Duration = 0.0
-    scheduler: Scheduler = Field(default_factory=Scheduler)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     retry: Retry = Field(default_factory=Retry)
     dependencies: dict[Annotated[str, Field(pattern=KIND_PATTERN)], Dependency] = Field(
         default_factory=dict

@@ -279,7 +279,7 @@ def _edge_share(arrived: float, started: float, start_t: float, end_t: float) ->
     return share
 
 
-def simulate(model: QueueModel, *, seed: int, tasks: int, folder: Path) -> Measurement:
+def measure_model(model: QueueModel, *, seed: int, tasks: int, folder: Path) -> Measurement:
     """Run `model` as a scenario file on the virtual clock and measure its log."""
     scenario_path = folder / f"{model.name}.yaml"
     scenario_path.write_text(model.scenario_text(seed=seed, tasks=tasks))
@@ -432,11 +432,11 @@ def validation_rows(*, seed: int, tasks: int, batches: int, folder: Path) -> lis
     """
     rows: list[Row] = []
     for index, model in enumerate(FIFO_MODELS):
-        measured = simulate(model, seed=seed + index, tasks=tasks, folder=folder)
+        measured = measure_model(model, seed=seed + index, tasks=tasks, folder=folder)
         rows += [*wait_rows(measured, batches=batches), little_row(measured)]
     for index, model in enumerate(PRIORITY_MODELS, start=len(FIFO_MODELS)):
-        prio = simulate(model, seed=seed + index, tasks=tasks, folder=folder)
-        fifo = simulate(model.fifo_twin(), seed=seed + index, tasks=tasks, folder=folder)
+        prio = measure_model(model, seed=seed + index, tasks=tasks, folder=folder)
+        fifo = measure_model(model.fifo_twin(), seed=seed + index, tasks=tasks, folder=folder)
         rows += [*wait_rows(prio, batches=batches), little_row(prio)]
         rows += [*wait_rows(fifo, batches=batches), little_row(fifo)]
         rows.append(reduction_row(fifo, prio, batches=batches))

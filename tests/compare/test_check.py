@@ -259,7 +259,7 @@ def test_a_stop_during_a_check_ends_the_whole_command_with_130(
     """Ctrl-C while a scenario runs stops the check (exit 130), not just that scenario."""
     from dtq.engine import runner
 
-    def stopped_at_once(*args: object, **kwargs: object) -> runner.RunOutcome:
+    def stopped_at_once(*args: object, **kwargs: object) -> runner.RunEnd:
         stops = runner.StopRequests()
         stops.request()  # as if Ctrl-C came while the scenario was running
         return original(*args, stops=stops, **kwargs)  # type: ignore[arg-type]

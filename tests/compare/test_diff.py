@@ -18,9 +18,9 @@ from dtq.compare.baseline import (
     KIND_LOG,
     KIND_SCENARIO,
     DlqRecord,
-    Outcome,
     PriorityMetrics,
-    baseline_outcome,
+    RunResults,
+    baseline_results,
     build_baseline,
 )
 from dtq.compare.diff import (
@@ -74,9 +74,9 @@ def outcome(
     metrics: dict[int, PriorityMetrics] | None = None,
     settings: dict[str, Any] | None = None,
     sha: str = "s1",
-) -> Outcome:
+) -> RunResults:
     """A synthetic log outcome: the comparisons need no run."""
-    return Outcome(
+    return RunResults(
         source="x.jsonl",
         kind=KIND_LOG,
         scenario="x",
@@ -363,7 +363,7 @@ def test_every_json_field_is_documented() -> None:
 
 def test_a_baseline_keeps_what_the_diff_compares(tmp_path: Path) -> None:
     side = load_side(write_tiny(tmp_path))
-    restored = baseline_outcome(json.loads(json.dumps(build_baseline(side, []))), source="b")
+    restored = baseline_results(json.loads(json.dumps(build_baseline(side, []))), source="b")
     assert restored.dlq == side.dlq
     assert restored.totals == side.totals
     assert restored.settings == side.settings

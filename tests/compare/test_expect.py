@@ -6,7 +6,7 @@ import pytest
 
 from dtq.errors import ScenarioError
 from dtq.fold.expect import Check, evaluate, format_checks, format_seconds
-from dtq.fold.state import fold
+from dtq.fold.state import fold_events
 from dtq.scenario import validate_text
 from tests.helpers import run_virtual, scenario
 
@@ -37,19 +37,19 @@ def test_thresholds_are_judged_against_the_folded_run() -> None:
         expect={"dlq_max": 1, "wait_p95": {5: "1s"}, "completed_min": 0.1},
     )
     _, events, totals = run_virtual(model)
-    checks = {check.name: check for check in evaluate(model.expect, fold(events))}
+    checks = {check.name: check for check in evaluate(model.expect, fold_events(events))}
     assert checks["dlq_max"].observed == str(totals["dead_lettered"])
     assert not checks["dlq_max"].passed  # half of 40 tasks fail for good
     assert checks["wait_p95[P5]"].passed  # 40 x 10ms on 2 workers: 200ms at most
     assert checks["completed_min"].passed
     tight = model.expect.model_copy(update={"wait_p95": {5: 0.05}, "completed_min": 0.9})
-    names = [check.name for check in evaluate(tight, fold(events)) if not check.passed]
+    names = [check.name for check in evaluate(tight, fold_events(events)) if not check.passed]
     assert names == ["dlq_max", "wait_p95[P5]", "completed_min"]
 
 
 def test_a_threshold_with_no_data_fails() -> None:
     model = scenario(expect={"wait_p95": {5: "1s"}})
-    (check,) = evaluate(model.expect, fold([]))
+    (check,) = evaluate(model.expect, fold_events([]))
     assert not check.passed
     assert check.observed == "no P5 task started"
 

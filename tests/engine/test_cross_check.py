@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from dtq.engine import runner
-from dtq.log.reader import fold, iter_events
+from dtq.log.reader import fold_log, iter_events
 from dtq.scenario import load_scenario
 from dtq.theory.validate import SIGMAS, WARMUP_FRACTION, QueueModel, batch_means, cobham_waits
 
@@ -49,7 +49,7 @@ def _scenario_text() -> str:
 
 def _waits(path: Path) -> dict[int, array[float]]:
     """Each priority's waits in arrival order (FIFO within a class), via the reducer."""
-    state, _ = fold(path)
+    state, _ = fold_log(path)
     return state.waits_by_priority
 
 

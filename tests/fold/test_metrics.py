@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dtq.fold import metrics
-from dtq.fold.state import RunState, fold
+from dtq.fold.state import RunState, fold_events
 from dtq.render.dashboard import format_rate, progress_line, summary_lines
 from dtq.render.report import build_report, render_markdown
 from tests.eventlog_factory import LogBuilder, small_log
@@ -23,7 +23,7 @@ def steady_log(tasks: int = 10) -> LogBuilder:
 
 
 def test_the_recent_rate_counts_successes_in_the_window() -> None:
-    state = fold(steady_log().events)
+    state = fold_events(steady_log().events)
     assert metrics.recent_throughput_per_s(state, 5.0) == 5 / 4.5  # seconds 5..9, to t 9.5
 
 
@@ -38,7 +38,7 @@ def test_an_empty_state_has_zero_rates() -> None:
 def test_a_finished_run_shows_one_throughput_in_every_view() -> None:
     b = steady_log(tasks=40)
     b.run_finished(60.0)  # a quiet end: the last seconds' rate differs from the run's
-    state = fold(b.events)
+    state = fold_events(b.events)
     rate = metrics.throughput_per_s(state)
     assert rate == 40 / 60.0
     assert metrics.shown_throughput_per_s(state) == rate
@@ -51,7 +51,7 @@ def test_a_finished_run_shows_one_throughput_in_every_view() -> None:
 
 
 def test_pending_failure_share_and_utilisation() -> None:
-    state = fold(small_log().events)
+    state = fold_events(small_log().events)
     for counts in state.by_priority.values():
         assert metrics.pending(counts) == counts.submitted - counts.succeeded - counts.dead_lettered
     totals = state.totals()

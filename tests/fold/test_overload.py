@@ -12,7 +12,7 @@ import pytest
 from dtq.engine import runner
 from dtq.fold.expect import evaluate
 from dtq.fold.metrics import peak_amplification, recovery_s
-from dtq.fold.state import fold
+from dtq.fold.state import fold_events
 from dtq.log.verify import verify_log
 from dtq.scenario import load_scenario
 from dtq.scenario.durations import SECONDS_CONTEXT
@@ -31,7 +31,7 @@ def metastable(trigger_until_s: float) -> Any:
 @pytest.fixture(scope="module")
 def short_and_long() -> tuple[Any, Any]:
     """The folded states of a 1 s trigger (recovered) and a 4 s one (metastable)."""
-    return tuple(fold(run_virtual(metastable(t))[1]) for t in (11.0, 14.0))  # type: ignore[return-value]
+    return tuple(fold_events(run_virtual(metastable(t))[1]) for t in (11.0, 14.0))  # type: ignore[return-value]
 
 
 def test_a_short_trigger_recovers_and_a_long_one_never_does(short_and_long: Any) -> None:
@@ -97,7 +97,7 @@ def test_a_stepped_scenario_runs_on_the_real_clock_and_verifies(tmp_path: Path) 
     assert result.status == "completed"
     verdict = verify_log(log)
     assert verdict.is_valid, verdict.violations[:3]
-    state = fold(orjson.loads(line) for line in log.read_bytes().splitlines())
+    state = fold_events(orjson.loads(line) for line in log.read_bytes().splitlines())
     assert state.dependencies.by_name["db"].peak_in_flight <= 2
     assert state.totals()["pending"] == 0
 
@@ -108,8 +108,8 @@ def test_a_slowdown_in_force_scales_the_slots_the_dashboard_shows(tmp_path: Path
     log = tmp_path / "run.jsonl"
     runner.run(load_scenario(SCENARIOS_DIR / "metastable.yaml"), log_path=log)
     events = [orjson.loads(line) for line in log.read_bytes().splitlines()]
-    during = fold(e for e in events if e["t"] < 12.0)
-    after = fold(e for e in events if e["t"] < 16.0)
+    during = fold_events(e for e in events if e["t"] < 12.0)
+    after = fold_events(e for e in events if e["t"] < 16.0)
     assert dependency_slots(during, "db") == 2  # 10 slots at capacity 0.2
     assert dependency_slots(after, "db") == 10
     assert dependency_slots(after, "nothing") is None

@@ -17,7 +17,7 @@ from dtq.fold.state import (
     STOPPED,
     RunState,
     WaitStats,
-    fold,
+    fold_events,
     nearest_rank,
 )
 from tests.eventlog_factory import Event, LogBuilder, small_log
@@ -57,7 +57,7 @@ def started_log() -> LogBuilder:
 
 def test_folding_the_small_log_gives_the_run_finished_totals() -> None:
     b = small_log()
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert state.finished is not None
     assert state.totals() == state.finished["totals"] == b.totals
     assert state.status == "completed"
@@ -75,7 +75,7 @@ def test_queue_depth_counts_ready_tasks_per_priority() -> None:
     for task_id in ("email-000000", "email-000001", "report-000002"):
         b.submit(1.0, task_id)
     b.start(1.5, "email-000000", "w01")
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert state.by_priority[2].queued == 1
     assert state.by_priority[8].queued == 1
     assert (state.queued, state.running) == (2, 1)
@@ -86,23 +86,23 @@ def test_a_retry_waits_in_retrying_then_is_queued_again() -> None:
     b.submit(1.0, "email-000000")
     b.start(1.0, "email-000000", "w01")
     b.fail(1.5, "email-000000", "w01", error="network", run_s=0.5, retry_at=2.0)
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert (state.retrying, state.queued, state.running) == (1, 0, 0)
     b.retry_ready(2.0, "email-000000")
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert (state.retrying, state.queued) == (0, 1)
     assert state.by_type["email"].retried == 1
 
 
 def test_per_type_counters_follow_each_task_type() -> None:
-    state = fold(small_log().events)
+    state = fold_events(small_log().events)
     email, report = state.by_type["email"], state.by_type["report"]
     assert (email.submitted, email.succeeded, email.dead_lettered, email.failed) == (3, 2, 1, 2)
     assert (report.submitted, report.succeeded, report.failed, report.retried) == (1, 1, 1, 1)
 
 
 def test_failures_are_counted_by_error_kind() -> None:
-    state = fold(small_log().events)
+    state = fold_events(small_log().events)
     assert state.failures_by_error == {"network": 1, "bad_input": 1, "crash": 1}
 
 
@@ -113,7 +113,7 @@ def test_a_worker_is_busy_with_its_attempt_then_idle() -> None:
     b = started_log()
     b.submit(1.0, "email-000000")
     b.start(1.25, "email-000000", "w01")
-    row = fold(b.events).workers["w01"]
+    row = fold_events(b.events).workers["w01"]
     assert (row.state, row.task_id, row.priority, row.attempt, row.since_t) == (
         BUSY,
         "email-000000",
@@ -122,7 +122,7 @@ def test_a_worker_is_busy_with_its_attempt_then_idle() -> None:
         1.25,
     )
     b.succeed(1.5, "email-000000", "w01", run_s=0.25)
-    row = fold(b.events).workers["w01"]
+    row = fold_events(b.events).workers["w01"]
     assert (row.state, row.task_id, row.done, row.busy_s) == (IDLE, None, 1, 0.25)
 
 
@@ -132,17 +132,17 @@ def test_a_crashed_worker_stays_crashed_through_its_tasks_failure() -> None:
     b.start(1.0, "report-000000", "w02")
     b.emit(2.0, "worker_crashed", worker="w02", task_id="report-000000")
     b.fail(2.0, "report-000000", "w02", error="crash", run_s=1.0, retry_at=2.5)
-    row = fold(b.events).workers["w02"]
+    row = fold_events(b.events).workers["w02"]
     assert (row.state, row.task_id, row.failures, row.crashes) == (CRASHED, None, 1, 1)
     b.emit(3.0, "worker_restarted", worker="w02")
     b.emit(4.0, "worker_stopped", worker="w01")
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert state.workers["w02"].state == IDLE
     assert state.workers["w01"].state == STOPPED
 
 
 def test_worker_table_of_the_small_log() -> None:
-    workers = fold(small_log().events).workers
+    workers = fold_events(small_log().events).workers
     assert (workers["w01"].done, workers["w01"].failures, workers["w01"].busy_s) == (3, 2, 2.25)
     assert (workers["w02"].done, workers["w02"].failures, workers["w02"].crashes) == (0, 1, 1)
 
@@ -151,7 +151,7 @@ def test_worker_table_of_the_small_log() -> None:
 
 
 def test_a_dead_lettered_task_is_kept_with_its_entry() -> None:
-    entry = fold(small_log().events).dlq["email-000003"]
+    entry = fold_events(small_log().events).dlq["email-000003"]
     assert (entry.type, entry.priority, entry.reason, entry.attempts) == (
         "email",
         2,
@@ -163,10 +163,10 @@ def test_a_dead_lettered_task_is_kept_with_its_entry() -> None:
 
 def test_an_outage_is_active_between_its_start_and_end() -> None:
     events = small_log().events
-    during = fold(e for e in events if e["t"] <= 2.5)
+    during = fold_events(e for e in events if e["t"] <= 2.5)
     assert [f.kind for f in during.active_faults.values()] == ["outage"]
     assert during.active_faults[0].error == "network"
-    after = fold(e for e in events if e["t"] <= 3.0)
+    after = fold_events(e for e in events if e["t"] <= 3.0)
     assert not after.active_faults
     assert len(after.faults_seen) == 1
 
@@ -175,9 +175,9 @@ def test_a_worker_crash_fault_ends_when_no_worker_is_down() -> None:
     b = started_log()
     b.emit(1.0, "fault_started", fault=0, kind="worker_crash", workers=1, restart_after=1.0)
     b.emit(1.0, "worker_crashed", worker="w01", task_id=None)
-    assert fold(b.events).active_faults[0].workers == 1
+    assert fold_events(b.events).active_faults[0].workers == 1
     b.emit(2.0, "worker_restarted", worker="w01")
-    assert not fold(b.events).active_faults
+    assert not fold_events(b.events).active_faults
 
 
 # -- redelivery ---------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def test_a_run_after_a_redelivered_task_succeeded_counts_as_a_duplicate() -> Non
     b.succeed(1.5, "email-000000", "w01", run_s=1.5)  # the lost worker finished after all
     b.start(2.0, "email-000000", "w02")
     b.succeed(2.5, "email-000000", "w02", run_s=0.5)  # the same task again: not counted
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert state.duplicates == 1
     assert state.totals()["succeeded"] == 1
     assert state.totals()["redelivered"] == 1
@@ -203,7 +203,7 @@ def test_a_redelivered_task_is_queued_again_and_leaves_its_lost_worker() -> None
     b.submit(0.0, "email-000000")
     b.start(0.0, "email-000000", "w01")
     b.redeliver(1.0, "email-000000", lost_worker="w01")
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert (state.queued, state.workers["w01"].task_id) == (1, None)
 
 
@@ -224,7 +224,7 @@ def test_wait_stats_per_priority_and_type_use_every_wait() -> None:
         task_id = f"email-{index:06d}"
         b.submit(0.0, task_id)
         b.start(wait_s, task_id, "w01")
-    state = fold(b.events)
+    state = fold_events(b.events)
     expected = WaitStats(count=5, mean=0.3, p50=0.3, p95=0.5, p99=0.5, max=0.5)
     assert state.wait_stats(2) == expected
     assert state.wait_stats("email") == expected
@@ -258,7 +258,7 @@ def test_throughput_history_counts_successes_per_second() -> None:
         b.submit(float(index), task_id)
         b.start(float(index), task_id, "w01")
         b.succeed(index + 0.5, task_id, "w01", run_s=0.5)
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert state.throughput_history() == [1] * 10
 
 
@@ -271,7 +271,7 @@ def test_unknown_events_and_fields_are_skipped() -> None:
     for event in events:
         noisy.append({**event, "new_field": [1, 2]})
         noisy.append({"seq": event["seq"], "t": event["t"], "event": "task_teleported"})
-    assert fold(noisy).totals() == fold(events).totals()
+    assert fold_events(noisy).totals() == fold_events(events).totals()
 
 
 def test_apply_returns_the_state_it_folded_into() -> None:
@@ -338,7 +338,7 @@ def test_every_task_is_succeeded_dead_lettered_or_pending(
     case: tuple[list[Event], dict[str, int], int],
 ) -> None:
     events, totals, running = case
-    state = fold(events)
+    state = fold_events(events)
     got = state.totals()
     assert got == totals
     assert got["submitted"] == got["succeeded"] + got["dead_lettered"] + got["pending"]
@@ -350,13 +350,13 @@ def test_every_task_is_succeeded_dead_lettered_or_pending(
 def test_events_survive_a_json_round_trip(case: tuple[list[Event], dict[str, int], int]) -> None:
     events, _, _ = case
     round_tripped = [orjson.loads(orjson.dumps(event)) for event in events]
-    assert snapshot(fold(round_tripped)) == snapshot(fold(events))
+    assert snapshot(fold_events(round_tripped)) == snapshot(fold_events(events))
 
 
 def test_the_small_log_survives_a_json_round_trip() -> None:
     events = small_log().events
     round_tripped = [orjson.loads(orjson.dumps(event)) for event in events]
-    assert snapshot(fold(round_tripped)) == snapshot(fold(events))
+    assert snapshot(fold_events(round_tripped)) == snapshot(fold_events(events))
 
 
 def test_the_factory_logs_have_gapless_seq_and_ordered_time() -> None:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from dtq.cli import main
-from dtq.log.reader import fold, fold_written
+from dtq.log.reader import fold_log, fold_written
 from dtq.log.verify import verify_log
 from tests.eventlog_factory import small_log
 from tests.reliability import TORTURE_SCENARIO, write_scenario
@@ -64,9 +64,9 @@ def test_a_whole_log_without_run_finished_is_unfinished_not_running(tmp_path: Pa
     b = small_log()
     b.events.pop()  # no run_finished: the run was killed
     log = b.write(tmp_path / "killed.jsonl")
-    state, _ = fold(log)
+    state, _ = fold_log(log)
     assert state.status == "unfinished"
-    assert fold(log, until_t=0.0)[0].status == "running"  # a prefix: more may come
+    assert fold_log(log, until_t=0.0)[0].status == "running"  # a prefix: more may come
 
 
 def test_what_a_log_holds_is_not_read_from_a_device() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from dtq.cli import main
 from dtq.errors import LogFormatError
-from dtq.log.reader import LogReader, fold, iter_events
+from dtq.log.reader import LogReader, fold_log, iter_events
 from tests.eventlog_factory import small_log
 from tests.helpers import SCENARIOS_DIR
 
@@ -104,7 +104,7 @@ def test_a_directory_is_an_error_naming_it(tmp_path: Path) -> None:
 
 def test_fold_stops_after_the_last_event_at_or_before_until(tmp_path: Path) -> None:
     path = small_log().write(tmp_path / "run.jsonl")
-    state, reader = fold(path, until_t=3.0)
+    state, reader = fold_log(path, until_t=3.0)
     assert state.t == 3.0
     assert state.finished is None
     assert state.succeeded == 2
@@ -113,7 +113,7 @@ def test_fold_stops_after_the_last_event_at_or_before_until(tmp_path: Path) -> N
 
 def test_fold_of_a_whole_log_matches_its_totals(tmp_path: Path) -> None:
     b = small_log()
-    state, _ = fold(b.write(tmp_path / "run.jsonl"))
+    state, _ = fold_log(b.write(tmp_path / "run.jsonl"))
     assert state.totals() == b.totals
 
 
@@ -127,7 +127,7 @@ def test_folding_a_real_run_gives_its_run_finished_totals(
     log = tmp_path / "run.jsonl"
     code = main(["run", str(scenario), "--clock", "virtual", "--quiet", "--log", str(log)])
     assert code in (0, 1), capsys.readouterr()  # 1: an expect: threshold failed
-    state, reader = fold(log)
+    state, reader = fold_log(log)
     assert state.finished is not None and not reader.warnings
     assert state.totals() == state.finished["totals"]
     assert (state.queued, state.retrying, state.running) == (0, 0, 0)
@@ -137,9 +137,9 @@ def test_one_blank_line_at_the_end_is_fine_but_not_inside(tmp_path: Path) -> Non
     """An editor's trailing blank line reads as the log; a blank line before events does not."""
     path = small_log().write(tmp_path / "run.jsonl")
     path.write_bytes(path.read_bytes() + b"\n")
-    state, _ = fold(path)
+    state, _ = fold_log(path)
     assert state.finished is not None
     lines = path.read_bytes().splitlines()
     write_lines(path, [*lines[:3], b"", *lines[3:]])
     with pytest.raises(LogFormatError, match=r"run\.jsonl:4: a blank line inside the log"):
-        fold(path)
+        fold_log(path)

@@ -32,7 +32,7 @@ def loaded(model: Scenario, *, name: str = "test") -> LoadedScenario:
     return LoadedScenario(Path(f"{name}.yaml"), name, model, "0" * 64)
 
 
-def run_logged(model: Scenario, log: Path, **options: Any) -> runner.RunOutcome:
+def run_logged(model: Scenario, log: Path, **options: Any) -> runner.RunEnd:
     """Run `model` with the real runner (its clock as written), logging to `log`."""
     return runner.run(loaded(model), log_path=log, **options)
 

@@ -51,9 +51,9 @@ def _valid(log: Path) -> Verdict:
     return verdict
 
 
-def _run_in_thread(model: Any, log: Path, **options: Any) -> runner.RunOutcome:
+def _run_in_thread(model: Any, log: Path, **options: Any) -> runner.RunEnd:
     """Run off the main thread and join with a timeout: a hang fails the test, not CI."""
-    outcome: list[runner.RunOutcome] = []
+    outcome: list[runner.RunEnd] = []
     thread = threading.Thread(
         target=lambda: outcome.append(run_logged(model, log, **options)), daemon=True
     )

@@ -12,7 +12,7 @@ from rich.console import Console, RenderableType
 
 from dtq.errors import MalformedEvent
 from dtq.fold.expect import evaluate, format_checks
-from dtq.fold.state import RunState, fold
+from dtq.fold.state import RunState, fold_events
 from dtq.render import live
 from dtq.render.dashboard import (
     DLQ_ROWS_MAX,
@@ -65,7 +65,7 @@ def dashboard(
 
 def mid_run() -> RunState:
     """The small log folded up to t=2.5: an outage on, a task queued, both workers busy."""
-    return fold(e for e in small_log().events if e["t"] <= 2.5)
+    return fold_events(e for e in small_log().events if e["t"] <= 2.5)
 
 
 def many_workers(count: int) -> RunState:
@@ -78,7 +78,7 @@ def many_workers(count: int) -> RunState:
         b.submit(0.0, task_id)
         b.start(0.5, task_id, f"w{index + 1:02d}")
     b.submit(0.0, "report-999999")
-    return fold(b.events)
+    return fold_events(b.events)
 
 
 # -- the dashboard ------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def many_workers(count: int) -> RunState:
 def test_the_dashboard_shows_counters_workers_queues_and_dead_letters(
     width: int, height: int
 ) -> None:
-    text = "\n".join(dashboard(fold(small_log().events), width=width, height=height))
+    text = "\n".join(dashboard(fold_events(small_log().events), width=width, height=height))
     for label in (
         "submitted",
         "queued",
@@ -157,7 +157,7 @@ def many_dead_letters(*, exhausted: int, non_retryable: int, workers: int = 8) -
         error = "bad_input" if late else "network"
         b.fail(t, task_id, "w01", error=error, run_s=0.0, retry_at=None)
         b.dead_letter(t, task_id, reason="non_retryable" if late else "exhausted")
-    return fold(b.events)
+    return fold_events(b.events)
 
 
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 30), (250, 60)])
@@ -173,7 +173,7 @@ def test_at_250_columns_the_dead_letter_ids_stay_bounded_and_the_sparkline_is_wi
     state = many_dead_letters(exhausted=200, non_retryable=3)
     lines = dashboard(state, width=250, height=60)
     assert sum("email-" in line for line in lines) <= DLQ_ROWS_MAX
-    busy = fold(steady_log(tasks=60, gap_s=0.1).events)  # six seconds of successes
+    busy = fold_events(steady_log(tasks=60, gap_s=0.1).events)  # six seconds of successes
     lines = dashboard(busy, width=250, height=60)
     spark = next(line for line in lines if "throughput" in line)
     assert sum(spark.count(block) for block in "▁▂▃▄▅▆▇█") >= 200
@@ -181,7 +181,7 @@ def test_at_250_columns_the_dead_letter_ids_stay_bounded_and_the_sparkline_is_wi
 
 def test_the_failure_labels_say_what_they_count() -> None:
     """Failed attempts are a share of tries; dead tasks a share of finished tasks."""
-    text = "\n".join(dashboard(fold(small_log().events), width=120, height=30))
+    text = "\n".join(dashboard(fold_events(small_log().events), width=120, height=30))
     assert "tries failed" in text and "50.0%" in text  # 3 failed of 6 ended attempts
     assert "1 (25.0%)" in text  # 1 dead of 4 finished tasks
 
@@ -196,7 +196,7 @@ def test_queue_bars_scale_to_the_peak_of_the_run_so_far() -> None:
     for index in range(39):
         b.start(1.0 + index, f"email-{index:06d}", "w01")
         b.succeed(1.5 + index, f"email-{index:06d}", "w01", run_s=0.5)
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert state.by_priority[2].queued == 1 and state.peak_queued == 40
     row = next(line for line in dashboard(state, width=80, height=24) if line.startswith("P2 "))
     assert row.count("█") <= 2
@@ -240,7 +240,7 @@ def test_the_summary_and_the_expectation_lines_round_a_wait_alike() -> None:
     b.emit(0.0, "worker_started", worker="w01")
     b.submit(0.0, "email-000000")
     b.start(0.00255, "email-000000", "w01")
-    state = fold(b.events)
+    state = fold_events(b.events)
     summary = "\n".join(summary_lines(state))
     table = "\n".join(rendered(render_summary(state), width=80, height=40))
     checks = format_checks(evaluate(Expect.model_validate({"wait_p95": {2: "10ms"}}), state))
@@ -267,7 +267,7 @@ def test_bar_fills_in_proportion_with_eighths() -> None:
 
 
 def test_summary_lines_give_the_totals_and_waits() -> None:
-    lines = summary_lines(fold(small_log().events))
+    lines = summary_lines(fold_events(small_log().events))
     text = "\n".join(lines)
     assert "completed" in lines[0]
     for label, value in (("submitted", 4), ("succeeded", 3), ("retried", 2), ("pending", 0)):
@@ -277,7 +277,7 @@ def test_summary_lines_give_the_totals_and_waits() -> None:
 
 
 def test_render_summary_is_a_table_of_the_totals() -> None:
-    text = "\n".join(rendered(render_summary(fold(small_log().events)), width=80, height=40))
+    text = "\n".join(rendered(render_summary(fold_events(small_log().events)), width=80, height=40))
     assert "completed" in text and "dead-lettered" in text and "P8" in text
 
 
@@ -376,7 +376,7 @@ def test_the_dependency_line_shows_slots_line_and_wasted_calls_at_80x24(tmp_path
     log = tmp_path / "metastable.jsonl"
     runner.run(load_scenario(SCENARIOS_DIR / "metastable.yaml"), log_path=log)
     events = [orjson.loads(line) for line in log.read_bytes().splitlines()]
-    state = fold(e for e in events if e["t"] < 12.0)
+    state = fold_events(e for e in events if e["t"] < 12.0)
     console = Console(width=80, height=24, force_terminal=False, color_system=None)
     with console.capture() as captured:
         console.print(render_dashboard(state, width=80, height=24))

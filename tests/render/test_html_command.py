@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dtq.cli import main
-from dtq.compare.baseline import KIND_LOG, build_baseline, outcome_from_state, write_baseline
-from dtq.log.reader import fold
+from dtq.compare.baseline import KIND_LOG, build_baseline, results_from_state, write_baseline
+from dtq.log.reader import fold_log
 from tests.eventlog_factory import small_log
 from tests.helpers import ROOT
 
@@ -73,8 +73,8 @@ def test_output_option_writes_the_other_formats_too(log: Path, tmp_path: Path) -
 def test_diff_html_with_a_baseline_side_says_it_has_no_series(log: Path, tmp_path: Path) -> None:
     """A baseline holds no time series: the page charts the log side and says so."""
     baseline = tmp_path / "small.json"
-    state, _ = fold(log)
-    outcome = outcome_from_state(state, source=str(log), kind=KIND_LOG)
+    state, _ = fold_log(log)
+    outcome = results_from_state(state, source=str(log), kind=KIND_LOG)
     write_baseline(baseline, build_baseline(outcome, []))
     out = tmp_path / "diff.html"
     assert main(["diff", str(baseline), str(log), "--format", "html", "-o", str(out)]) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from dtq.fold.state import fold
+from dtq.fold.state import fold_events
 from dtq.render.html.series import (
     BUSY_WORKERS,
     DEAD,
@@ -33,7 +33,7 @@ def _series(builder: LogBuilder, *, max_buckets: int = 1000) -> SeriesState:
 def test_series_fold_gives_the_same_state_as_the_plain_reducer() -> None:
     """Sampling changes nothing the reducer computes: totals, DLQ and waits agree."""
     builder = small_log()
-    plain = fold(builder.events)
+    plain = fold_events(builder.events)
     sampled = _series(builder)
     assert sampled.totals() == plain.totals()
     assert sampled.dlq == plain.dlq

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from dtq.cli import main
-from dtq.fold.state import fold
+from dtq.fold.state import fold_events
 from dtq.render.report import REAL_CLOCK_NOTE, build_report, render_markdown, render_text
 from tests.eventlog_factory import LogBuilder, small_log
 from tests.helpers import DOCS_DIR
@@ -50,7 +50,7 @@ WAIT_KEYS = ["count", "mean_s", "p50_s", "p95_s", "p99_s", "max_s"]
 
 def small_report() -> dict[str, Any]:
     """The report of the small log."""
-    return build_report(fold(small_log().events))
+    return build_report(fold_events(small_log().events))
 
 
 def test_the_json_keys_are_stable() -> None:
@@ -107,7 +107,7 @@ def test_the_dlq_is_grouped_by_reason_and_last_error() -> None:
         b.start(5.0, task_id, "w01")
         b.fail(5.0, task_id, "w01", error=error, run_s=0.0, retry_at=None)
         b.dead_letter(5.0, task_id, reason=reason)
-    dlq = build_report(fold(b.events))["dlq"]
+    dlq = build_report(fold_events(b.events))["dlq"]
     assert dlq["count"] == 3
     assert dlq["by_reason"] == {"exhausted": 2, "non_retryable": 1}
     assert list(dlq["by_reason"]) == ["exhausted", "non_retryable"]  # most frequent first
@@ -119,12 +119,12 @@ def test_a_real_clock_run_with_an_outage_gets_a_note() -> None:
     real = LogBuilder(clock="real", faults=[{"kind": "outage", "error": "network"}])
     real.run_started()
     real.run_finished(1.0)
-    assert REAL_CLOCK_NOTE in build_report(fold(real.events))["notes"]
+    assert REAL_CLOCK_NOTE in build_report(fold_events(real.events))["notes"]
     assert REAL_CLOCK_NOTE not in small_report()["notes"]  # virtual clock: reproducible
 
 
 def test_a_log_without_run_finished_says_so() -> None:
-    notes = build_report(fold(small_log().events[:-1]))["notes"]
+    notes = build_report(fold_events(small_log().events[:-1]))["notes"]
     assert any("no run_finished" in note for note in notes)
 
 
@@ -212,7 +212,7 @@ def test_a_killed_log_is_unfinished_not_running(
     assert main(["report", str(path)]) == 0
     out = capsys.readouterr().out
     assert "unfinished after" in out and "running" not in out
-    assert build_report(fold(killed.events))["run"]["status"] == "unfinished"
+    assert build_report(fold_events(killed.events))["run"]["status"] == "unfinished"
 
 
 def test_a_log_with_a_missing_event_warns(

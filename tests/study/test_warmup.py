@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dtq.compare.baseline import simulate
+from dtq.compare.baseline import simulate_scenario
 from dtq.scenario import load_scenario
 from dtq.scenario.overrides import parse_overrides
 
@@ -24,8 +24,8 @@ arrivals:
 def test_tasks_submitted_before_warmup_count_but_do_not_wait(tmp_path: Path) -> None:
     path = tmp_path / "warm.yaml"
     path.write_text(SCENARIO)
-    cold = simulate(load_scenario(path))
-    warm = simulate(load_scenario(path, overrides=parse_overrides(["warmup=1s"])))
+    cold = simulate_scenario(load_scenario(path))
+    warm = simulate_scenario(load_scenario(path, overrides=parse_overrides(["warmup=1s"])))
     assert warm.totals() == cold.totals()
     assert cold.wait_stats(3).count == 70
     # The burst at 0s queues behind one worker (waits up to 0.49s); the later steady

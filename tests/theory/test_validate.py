@@ -27,9 +27,9 @@ from dtq.theory.validate import (
     erlang_c,
     little_row,
     main,
+    measure_model,
     mmc_wait,
     reduction_row,
-    simulate,
     wait_rows,
 )
 
@@ -54,7 +54,7 @@ TASKS = 80_000
 
 def _simulate(model: QueueModel, folder: Path, *, tasks: int = TASKS) -> Measurement:
     assert model.min_tasks(batches=BATCHES) <= tasks, "too few tasks for valid batch means"
-    return simulate(model, seed=SEED, tasks=tasks, folder=folder)
+    return measure_model(model, seed=SEED, tasks=tasks, folder=folder)
 
 
 @pytest.fixture(scope="module")

@@ -151,7 +151,7 @@ class Tick:
     ended: int = 0
 
 
-Outcome = tuple[str, int, bool, str, str, bool, float, str]
+AttemptReport = tuple[str, int, bool, str, str, bool, float, str]
 """How an attempt ended: task id, attempt, ok, error, message, retry, delay_s, DLQ reason."""
 
 
@@ -279,7 +279,7 @@ class RunStore:
         reply = self._run("join", [count, host])
         return reply[0], list(reply[1:])
 
-    def work(self, worker: str, outcomes: Sequence[Outcome], want: int) -> Claim:
+    def work(self, worker: str, outcomes: Sequence[AttemptReport], want: int) -> Claim:
         """Settle the finished attempts' outcomes, then claim up to `want` attempts."""
         reply = self._run("work", [worker, want, orjson.dumps(outcomes)])
         if len(reply) == 1:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dtq.backends.redis.store import Claim, Outcome, RunStore
-from dtq.core.attempts import draw_outcome, failure_decision, parse_task_id
+from dtq.backends.redis.store import AttemptReport, Claim, RunStore
+from dtq.core.attempts import draw_attempt, failure_decision, parse_task_id
 from dtq.core.plan import Plan
 from dtq.core.retry import dead_letter_reason
 from dtq.events import ERROR_CRASH
@@ -145,7 +145,7 @@ class WorkerPool:
                         self._done.set()
 
     def _serve(self, slot: _Slot) -> None:
-        outcomes: list[Outcome] = []
+        outcomes: list[AttemptReport] = []
         while True:
             want = 0 if self._stop_claiming.is_set() else CLAIM_BATCH
             if want == 0 and not outcomes:
@@ -174,13 +174,13 @@ class WorkerPool:
             return
         self._store.wait_for_work(IDLE_WAIT_S)
 
-    def _run_attempts(self, slot: _Slot, claim: Claim, outcomes: list[Outcome]) -> None:
+    def _run_attempts(self, slot: _Slot, claim: Claim, outcomes: list[AttemptReport]) -> None:
         """Run the claimed attempts in turn, adding each outcome to `outcomes`."""
         plan = self._plan
         outages = [self._outages[i] for i in claim.outages if i in self._outages]
         for task_id, number in claim.attempts:
             kind, key = parse_task_id(plan, task_id)
-            run_s, error, message = draw_outcome(kind, key, number, outages)
+            run_s, error, message = draw_attempt(kind, key, number, outages)
             if run_s > 0 and slot.wakeup.wait(run_s / self._scale):
                 if not self._abandon.is_set():
                     # A crash fault cut it and already failed it (or its lease simply

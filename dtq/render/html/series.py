@@ -24,7 +24,7 @@ from dtq.fold.metrics import rate_per_s
 from dtq.fold.series import TimeSeries
 from dtq.fold.state import BUSY, IDLE, SERIES_COLUMNS, Counts, FaultInfo, RunState
 from dtq.fold.state import mean_of as mean_value
-from dtq.log.reader import LogReader, fold
+from dtq.log.reader import LogReader, fold_log
 
 MAX_BUCKETS = 1000
 """Buckets kept per series; a chart of two series then holds about 2,000 points."""
@@ -189,7 +189,7 @@ def fold_series(
 ) -> tuple[SeriesState, LogReader]:
     """Fold a whole log once into a `SeriesState` (finished) and return it with its reader."""
     state = SeriesState(max_buckets=max_buckets)
-    _, reader = fold(path, state=state)
+    _, reader = fold_log(path, state=state)
     state.finish()
     return state, reader
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from dtq.backends.redis.wire import WIRE, decode_entry, encode_whole
-from dtq.core.attempts import draw_outcome, failure_decision, parse_task_id
+from dtq.core.attempts import draw_attempt, failure_decision, parse_task_id
 from dtq.core.scheduler import Scheduler
 from dtq.core.workload import iter_tasks
 from dtq.scenario.compile import compile_plan
@@ -58,7 +58,7 @@ def test_outcomes_and_retry_decisions_match_the_memory_scheduler(outages: int) -
             sched.ready.push(task, 0.0)
             attempt = sched.start_next(0, 1.0)
             assert attempt is not None and attempt.number == number
-            outcome = draw_outcome(task.kind, task.key, number, active)
+            outcome = draw_attempt(task.kind, task.key, number, active)
             assert outcome == (
                 attempt.run_s,
                 attempt.error,

@@ -62,7 +62,7 @@ def _fields(url: str, **changes: Any) -> dict[str, Any]:
     return fields
 
 
-def _run(tmp_path: Path, name: str = "redis", **options: Any) -> tuple[runner.RunOutcome, Path]:
+def _run(tmp_path: Path, name: str = "redis", **options: Any) -> tuple[runner.RunEnd, Path]:
     log = tmp_path / f"{name}.jsonl"
     model = scenario(**options.pop("fields"))
     loaded = LoadedScenario(Path(f"{name}.yaml"), name, model, "0" * 64)

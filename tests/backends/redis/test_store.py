@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from dtq.backends.redis.conn import RedisConnection
-from dtq.backends.redis.store import Outcome, RunKeys, RunStore
+from dtq.backends.redis.store import AttemptReport, RunKeys, RunStore
 from dtq.backends.redis.wire import decode_entry
 from dtq.core.plan import Plan
 from dtq.core.queues import ReadyQueue
@@ -58,7 +58,7 @@ def _counts(client: redis.Redis, store: RunStore) -> dict[str, int]:
     return {key: int(value) for key, value in raw.items()}
 
 
-def _success(task_id: str, number: int) -> list[Outcome]:
+def _success(task_id: str, number: int) -> list[AttemptReport]:
     return [(task_id, number, True, *OK)]
 
 
@@ -89,7 +89,7 @@ def test_concurrent_workers_claim_every_task_exactly_once(
     lock = threading.Lock()
 
     def serve(name: str) -> None:
-        outcomes: list[Outcome] = []
+        outcomes: list[AttemptReport] = []
         while True:
             claim = store.work(name, outcomes, 50)
             outcomes = [item for a in claim.attempts for item in _success(*a)]
@@ -132,7 +132,7 @@ def test_claims_follow_the_policy_exactly_as_the_memory_queue_does(
         time.sleep(0.012)
     _, (name,) = store.join(1, "test")
     order: list[str] = []
-    outcomes: list[Outcome] = []
+    outcomes: list[AttemptReport] = []
     while True:
         claim = store.work(name, outcomes, 1)
         outcomes = [item for a in claim.attempts for item in _success(*a)]
