@@ -77,8 +77,8 @@ def caption(result: SweepResult) -> str:
         f"mean ± half-width of the {CONFIDENCE:.0%} confidence interval over {seeds} seeds "
         f"(Student t, {seeds - 1} degrees of freedom). P1 wait p95: queue wait of priority 1; "
         "e2e p95: submission to success; attempts: per task; backlog: peak of tasks waiting; "
-        "recover: from the end of the last fault until the backlog is back to its pre-fault "
-        "level for good; expect: seeds that passed expect: (docs/sweep.md)"
+        "recover: from the end of the last fault until goodput is back to the offered load "
+        "for good; expect: seeds that passed expect: (docs/sweep.md)"
     )
 
 

@@ -2,63 +2,40 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
-from dtq.study.measure import SAMPLE_S, Timeline
+from dtq.fold.metrics import recovery_s
+from dtq.fold.state import RunState
+from dtq.scenario import LoadedScenario
+from dtq.scenario.loader import ScenarioSource
+from dtq.study.execute import Job, run_job
+from dtq.study.grid import build_points, parse_axis
+from dtq.study.measure import Timeline, recovery
+from tests.helpers import SCENARIOS_DIR, run_virtual
 
 Event = dict[str, Any]
 
 
-def _events(backlog_by_t: list[tuple[float, int]], *, fault: tuple[float, float]) -> list[Event]:
-    """Events that put the backlog at each level at each time, with one outage window."""
-    events: list[Event] = [{"t": 0.0, "event": "run_started", "scenario": {}}]
-    level, number = 0, 0
-    edges = [(fault[0], "fault_started"), (fault[1], "fault_ended")]
-    for t, target in backlog_by_t:
-        while edges and edges[0][0] <= t:
-            edge_t, name = edges.pop(0)
-            events.append({"t": edge_t, "event": name, "fault": 0})
-        while level < target:
-            number += 1
-            events.append({"t": t, "event": "task_submitted", "task_id": f"j-{number}"})
-            level += 1
-        while level > target:
-            events.append({"t": t, "event": "task_started", "task_id": "x"})
-            level -= 1
-    return events
+def _submitted(t: float, number: int) -> Event:
+    return {"t": t, "event": "task_submitted", "task_id": f"j-{number}"}
 
 
-def _timeline(events: list[Event]) -> Timeline:
+def test_peak_backlog_counts_ready_tasks_and_retries_in_backoff() -> None:
     timeline = Timeline()
+    events: list[Event] = [{"t": 0.0, "event": "run_started", "scenario": {}}]
+    events += [_submitted(0.1, n) for n in range(3)]
+    events += [
+        {"t": 0.2, "event": "task_started", "task_id": "j-0"},
+        {"t": 0.3, "event": "task_failed", "task_id": "j-0", "will_retry": True},
+        {"t": 0.4, "event": "task_started", "task_id": "j-1"},
+        {"t": 0.5, "event": "task_failed", "task_id": "j-1", "will_retry": False},
+    ]
     timeline.apply_all(events[:3])  # batches split anywhere fold the same
     timeline.apply_all(events[3:])
-    return timeline
-
-
-def test_recovery_is_when_the_backlog_is_back_to_its_pre_fault_level_for_good() -> None:
-    # Pre-fault backlog peaks at 2; the outage (1s-2s) builds 30; it drains by 2.55s.
-    levels = [(0.05, 1), (0.5, 2), (0.9, 0), (1.5, 30), (2.2, 10), (2.55, 1), (3.0, 2), (4.0, 0)]
-    timeline = _timeline(_events(levels, fault=(1.0, 2.0)))
-    recover_s, recovered = timeline.recovery()
-    assert recovered is True
-    # The first sample at or under 2 ends the interval [2.5, 2.6): 2.6s, 0.6s after the end.
-    assert recover_s == pytest.approx(0.6, abs=SAMPLE_S / 2)
-    assert timeline.peak_backlog == 30
-
-
-def test_a_backlog_that_settles_only_after_the_load_stops_never_recovered() -> None:
-    levels = [(0.5, 1), (1.5, 20), (2.5, 25), (3.5, 30), (3.9, 31), (5.0, 0)]
-    timeline = _timeline(_events(levels, fault=(1.0, 2.0)))
-    # The last arrival is at 3.9s; the backlog is over its pre-fault level until then.
-    assert timeline.recovery() == (None, False)
-
-
-def test_a_run_without_faults_has_no_recovery_time() -> None:
-    timeline = _timeline(_events([(0.5, 3), (1.0, 0)], fault=(9.0, 9.5))[:-1])
-    assert timeline.first_fault_t is None
-    assert timeline.recovery() == (None, None)
+    assert (timeline.peak_backlog, timeline.backlog) == (3, 2)
 
 
 def test_end_to_end_time_is_submission_to_success_after_warmup() -> None:
@@ -73,3 +50,30 @@ def test_end_to_end_time_is_submission_to_success_after_warmup() -> None:
         ]
     )
     assert timeline.e2e_s == [0.75]
+
+
+def _metastable(until: str) -> LoadedScenario:
+    """metastable.yaml with its trigger ending at `until`, as a sweep point builds it."""
+    source = ScenarioSource.read(SCENARIOS_DIR / "metastable.yaml")
+    (point,) = build_points(source, [parse_axis(f"faults.0.until={until}")], [7])
+    return point.scenario
+
+
+@pytest.mark.parametrize(("until", "recovered"), [("11s", True), ("14s", False)])
+def test_the_time_to_recover_is_the_reducer_s_one_definition(until: str, recovered: bool) -> None:
+    """A sweep's recover_s is `dtq.fold.metrics.recovery_s`, as the report and expect: say."""
+    scenario = _metastable(until)
+    result = run_job(Job(0, 7, scenario))
+    assert result.metrics is not None
+    assert result.metrics.recovered is recovered
+    state = RunState().apply_all(run_virtual(scenario.with_overrides(seed=7).model)[1])
+    expected = recovery_s(state)
+    assert expected is not None
+    if recovered:
+        assert result.metrics.recover_s == expected < 5.0
+    else:
+        assert math.isinf(expected) and result.metrics.recover_s is None
+
+
+def test_no_fault_means_no_time_to_recover() -> None:
+    assert recovery(RunState()) == (None, None)
