@@ -22,9 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from dtq import __version__
-from dtq.backends.redis.conn import NAMESPACE_ENV
 from dtq.core.workload import count_tasks, iter_tasks
-from dtq.engine.distributed import RedisEngine
 from dtq.engine.threaded import Execute, ThreadedEngine
 from dtq.engine.virtual import VirtualEngine
 from dtq.errors import DtqError, ScenarioError
@@ -168,6 +166,11 @@ def make_engine(
         return VirtualEngine(plan, tasks, sink)
     # The virtual clock ignores the backend: a what-if run needs no broker.
     if model.backend.startswith("redis://"):
+        # Imported here: the Redis client and its engine cost a quarter of a second of
+        # start-up, which a run on the memory backend or the virtual clock never needs.
+        from dtq.backends.redis.conn import NAMESPACE_ENV
+        from dtq.engine.distributed import RedisEngine
+
         # $DTQ_REDIS_NAMESPACE is the run-time choice: it wins over the scenario's own.
         namespace = None if NAMESPACE_ENV in os.environ else model.redis_namespace
         return RedisEngine(scenario, plan, tasks, sink, namespace=namespace)
