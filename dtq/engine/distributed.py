@@ -41,7 +41,7 @@ from dtq.backends.redis.wire import decode_entry, encode_whole
 from dtq.backends.redis.worker import WorkerPool
 from dtq.core.agenda import ARRIVAL, FAULT_EDGE, WORKER_RESTART, Agenda
 from dtq.core.attempts import failure_decision, parse_task_id
-from dtq.core.plan import CrashFault, Plan
+from dtq.core.plan import CrashFault, Plan, TaskKind
 from dtq.core.queues import ordering_key
 from dtq.core.retry import dead_letter_reason
 from dtq.core.scheduler import Scheduler
@@ -80,6 +80,10 @@ _DRAIN_LIMIT_S = 30.0
 _FAILED_DRAIN_S = 2.0
 
 
+def _is_instant(kind: TaskKind) -> bool:
+    return kind.steps is None and kind.is_instant()
+
+
 def _totals(counters: dict[str, int]) -> dict[str, int]:
     """Redis's counters as `run_finished` totals."""
     return run_totals(counters)
@@ -98,6 +102,11 @@ def run_settings(scenario: LoadedScenario, plan: Plan) -> dict[str, str]:
         "vt_ms": str(max(1, round(model.visibility_timeout * 1000))),
         "outages": "",
         "max_attempts": str(plan.most_attempts()),
+        # Per task type: its retry budget and its expiry, as the scripts apply them.
+        "budgets": orjson.dumps(_budget_specs(plan)).decode(),
+        "expires": orjson.dumps(
+            {name: kind.expires_s for name, kind in plan.kinds.items() if kind.expires_s}
+        ).decode(),
         # The coordinator's heartbeat (the tick script) and what happens when it stops.
         "coord_deadline_ms": str(round(coordinator_deadline_s(model.visibility_timeout) * 1000)),
         "keys_ttl_ms": str(KEYS_TTL_S * 1000),
@@ -106,6 +115,43 @@ def run_settings(scenario: LoadedScenario, plan: Plan) -> dict[str, str]:
         "scenario_name": scenario.name,
         "dtq": __version__,
     }
+
+
+def _budget_specs(plan: Plan) -> dict[str, dict[str, Any]]:
+    """Each task type's retry budget: its owner (types without their own share the
+    scenario's), ratio, reserve (min_per_s x window) and window, for the scripts."""
+    specs: dict[str, dict[str, Any]] = {}
+    for name in plan.kinds:
+        spec = plan.retry_for(name).budget
+        if spec is not None:
+            reserve = spec.min_per_s * spec.window_s
+            specs[name] = {"o": spec.owner, "r": spec.ratio, "m": reserve, "w": spec.window_s}
+    return specs
+
+
+def dependency_records(plan: Plan) -> dict[str, str]:
+    """Each dependency's state at the start of a run, as the deps hash holds it."""
+    records: dict[str, str] = {}
+    for dep in plan.dependencies:
+        spec = dep.spec
+        record = {
+            "name": spec.name,
+            "cap": -1 if spec.concurrency is None else spec.concurrency,
+            "ql": -1 if spec.queue_limit is None else spec.queue_limit,
+            "rate": spec.rate_per_s or 0,
+            "burst": spec.burst,
+            "cancel": spec.cancels_abandoned,
+            "opt": spec.optimistic,
+            "n": 0,
+            "line": [],
+            "tok": spec.burst,
+            "tok_t": 0.0,
+            "ver": 0,
+            "f": 1.0,
+            "lf": 1.0,
+        }
+        records[str(spec.index)] = orjson.dumps(record).decode()
+    return records
 
 
 class _Faults:
@@ -240,6 +286,7 @@ class RedisEngine(EngineBase):
         )
         store = self.store = RunStore(self._conn, RunKeys(namespace, self.run_id))
         store.create(run_settings(self._scenario, self._plan))
+        store.dependencies(dependency_records(self._plan))
         self._mono0 = time.monotonic()
         self._reader = threading.Thread(target=self._read_guarded, args=(store,), daemon=True)
         self._reader.start()
@@ -309,7 +356,9 @@ class RedisEngine(EngineBase):
             return
         self._op += 1
         store.submit(
-            self._op, [(t.id, t.kind.name, t.priority, t.kind.is_instant()) for t in chunk]
+            self._op,
+            # A task made of steps is never instant: it calls dependencies.
+            [(t.id, t.kind.name, t.priority, _is_instant(t.kind)) for t in chunk],
         )
         plan.submitted += len(chunk)
 
@@ -323,7 +372,8 @@ class RedisEngine(EngineBase):
             raise BackendError(
                 f"the run {self.run_id} was ended in Redis by someone else (state {tick.state})"
             )
-        return tick.submitted == submitted and tick.ended == submitted
+        # A run lasts until every call is served too, abandoned ones included.
+        return tick.submitted == submitted and tick.ended == submitted and tick.calls == 0
 
     def _check_stall(self, tick: Tick, since: float | None, mono: float) -> float | None:
         """Fail a run whose ready work has had no live worker for `idle_limit_s`."""
@@ -344,6 +394,15 @@ class RedisEngine(EngineBase):
         if edge.outage is not None:
             apply_fault_edge(faults.sched, edge, now)
             store.fault(self._op, faults.active(), faults.take())
+            return
+        fault = edge.dependency_fault
+        if fault is not None:
+            apply_fault_edge(faults.sched, edge, now)
+            (event,) = faults.take()
+            starts = "1" if edge.starts else "0"
+            args = [fault.dependency, fault.kind, starts, repr(fault.capacity)]
+            args += [repr(fault.latency), fault.error, repr(fault.rate), fault.index, event]
+            store.dependency_fault(self._op, args)
             return
         assert edge.crash is not None
         victims = self._crash(store, faults, edge.crash, now)

@@ -65,7 +65,6 @@ def check_references(scenario: Scenario) -> list[Problem]:
         _task_budget,
         _backend,
         _dependency_names,
-        _redis_steps,
     )
     # Imported here: the retry checks use this module's Problem.
     from dtq.scenario.retry_checks import redis_retry_problems, type_retry_problems
@@ -284,19 +283,6 @@ def _unknown_dependency(name: str, scenario: Scenario) -> str:
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     listed = ", ".join(known) if known else "none; declare it under dependencies:"
     return f"unknown dependency '{name}'{hint}; known: {listed}"
-
-
-def _redis_steps(scenario: Scenario) -> Iterator[Problem]:
-    if scenario.backend == "memory":
-        return
-    for type_name, task_type in scenario.task_types.items():
-        if task_type.steps is not None:
-            yield Problem(
-                ("task_types", type_name, "steps"),
-                "steps (calls to dependencies) run on the memory backend only, not yet on "
-                "redis; use backend: memory (the threaded or virtual clock)",
-                at="key",
-            )
 
 
 def _dependency_names(scenario: Scenario) -> Iterator[Problem]:

@@ -10,11 +10,6 @@ from pydantic import ValidationError
 from dtq.scenario.models import Scenario
 from dtq.scenario.references import Loc, Problem
 
-_REDIS_BUDGET = (
-    "a retry budget needs one place that sees every retry as it happens; "
-    "it works with backend: memory only for now: remove budget or use backend: memory"
-)
-
 
 def type_retry_problems(scenario: Scenario) -> Iterator[Problem]:
     """A task type's retry block that does not fit with the scenario's, merged over it."""
@@ -35,15 +30,11 @@ def redis_retry_problems(scenario: Scenario) -> Iterator[Problem]:
     """Retry keys the Redis backend does not support yet, each said with its fix."""
     if scenario.backend == "memory":
         return
-    if scenario.retry.budget is not None:
-        yield Problem(("retry", "budget"), _REDIS_BUDGET, at="key")
     for name, spec in scenario.task_types.items():
         override = spec.retry
         if override is None:
             continue
         loc: Loc = ("task_types", name, "retry")
-        if override.budget is not None:
-            yield Problem((*loc, "budget"), _REDIS_BUDGET, at="key")
         attempts = scenario.retry_for(name).max_attempts if not _broken(scenario, name) else None
         if attempts is not None and attempts != scenario.retry.max_attempts:
             yield Problem(

@@ -77,12 +77,6 @@ CASES = [
         "did you mean 'network'?",
     ),
     (
-        "budget_on_redis",
-        "backend: redis://127.0.0.1:6379/13\nretry:\n  budget: {ratio: 0.1}\n",
-        "8:3: retry.budget",
-        "backend: memory only",
-    ),
-    (
         "normal_without_sd",
         "task_types:\n  sms: {duration: {dist: normal, mean: 10ms}}\n",
         "4:19: task_types.sms.duration.sd",

@@ -32,6 +32,8 @@ SCRIPTS: Final = (
     "restart",
     "holders",
     "finish",
+    "call",
+    "depfault",
 )
 _KEY_NAMES: Final = (
     "meta",
@@ -46,6 +48,10 @@ _KEY_NAMES: Final = (
     "down",
     "wake",
     "names",
+    "deps",
+    "calls",
+    "serving",
+    "budgets",
 )
 END_TTL_S = 600
 # A running run's keys live this long past the coordinator's last renewal (it renews
@@ -78,11 +84,12 @@ _SOURCES: dict[str, str] = {}
 
 
 def script_source(name: str) -> str:
-    """The text of script `name`: the shared prelude, then its body (init stands alone)."""
+    """The text of script `name`: the shared prelude and the dependencies' part (deps),
+    then its body (init stands alone)."""
     source = _SOURCES.get(name)
     if source is None:
         body = _lua(name)
-        source = body if name == "init" else _lua("prelude") + "\n" + body
+        source = body if name == "init" else "\n".join((_lua("prelude"), _lua("deps"), body))
         _SOURCES[name] = source
     return source
 
@@ -112,6 +119,10 @@ class RunKeys:
     def of(self, name: str) -> str:
         """The full name of the run's key `name` (meta, tasks, ready ...)."""
         return self.prefix + name
+
+    def turn(self, worker: str) -> str:
+        """The list on which `worker` hears that its call waiting in line got a slot."""
+        return self.prefix + "turn:" + worker
 
     def script_keys(self) -> list[str]:
         """The KEYS every script gets, in the prelude's order."""
@@ -149,10 +160,12 @@ class Tick:
     ready: int = 0
     submitted: int = 0
     ended: int = 0
+    calls: int = 0
 
 
-AttemptReport = tuple[str, int, bool, str, str, bool, float, str]
-"""How an attempt ended: task id, attempt, ok, error, message, retry, delay_s, DLQ reason."""
+AttemptReport = tuple[str, int, bool, str, str, bool, float, str, str, float | None]
+"""How an attempt ended: task id, attempt, ok, error, message, retry, delay_s, DLQ reason,
+the dependency that turned its call away ("" if none) and, throttled, its retry_after."""
 
 
 def _outages(raw: str) -> tuple[int, ...]:
@@ -199,9 +212,10 @@ class RunStore:
         keys = self.keys
 
         def delete() -> None:
+            names: list[str] = client.hkeys(keys.of("names"))  # type: ignore[assignment]
             pipe = client.pipeline(transaction=True)
             pipe.set(keys.end, status, ex=END_TTL_S)
-            pipe.unlink(*keys.script_keys())
+            pipe.unlink(*keys.script_keys(), *(keys.turn(name) for name in names))
             pipe.execute()
             # Clear the pointer only if it still names this run (a newer run may own it).
             client.eval(
@@ -230,11 +244,26 @@ class RunStore:
         reply = self._run("tick", [lost_reason])
         if len(reply) == 1:
             return Tick(reply[0])
-        return Tick(reply[0], int(reply[1]), int(reply[2]), int(reply[3]), int(reply[4]))
+        live, ready, submitted, ended, calls = (int(value) for value in reply[1:6])
+        return Tick(reply[0], live, ready, submitted, ended, calls)
 
     def fault(self, op: int, outages: Sequence[int], events: Sequence[str]) -> None:
         """Publish the active outages and log the fault events, as operation `op`."""
         self._run("fault", [op, ",".join(str(i) for i in outages), *events])
+
+    def dependencies(self, records: dict[str, str]) -> None:
+        """Write each dependency's initial state (index -> JSON), before any task runs."""
+        if not records:
+            return
+        key = self.keys.of("deps")
+        client = self.conn.client
+        self.conn.call(
+            "writing the dependencies", lambda: client.hset(key, mapping=dict[Any, Any](records))
+        )
+
+    def dependency_fault(self, op: int, args: Sequence[Any]) -> None:
+        """A slowdown or outage of a dependency starts or ends; `args` as depfault.lua says."""
+        self._run("depfault", [op, *args])
 
     def holders(self) -> list[tuple[str, list[tuple[str, int]]]]:
         """Every live worker not held down, with the (task id, attempt) leases it holds."""
@@ -308,6 +337,34 @@ class RunStore:
         for task_id, attempt, worker in leases:
             args += [task_id, attempt, worker]
         return str(self._run("leave", args))
+
+    def offer_call(
+        self,
+        worker: str,
+        call: str,
+        attempt: tuple[str, int],
+        dependency: int,
+        service_s: float,
+        u: float,
+    ) -> list[str]:
+        """A call of `attempt` arrives at `dependency`; the call script says what happened."""
+        task_id, number = attempt
+        args = ["offer", worker, call, task_id, number, dependency, repr(service_s), repr(u)]
+        return list(self._run("call", args))
+
+    def end_call(self, worker: str, call: str, attempt: tuple[str, int]) -> str:
+        """The call's service time is over: its outcome (ok | conflict), or `gone`."""
+        reply = self._run("call", ["end", worker, call, attempt[0], attempt[1]])
+        return str(reply[0])
+
+    def wait_turn(self, worker: str, timeout_s: float) -> str | None:
+        """Block until one of `worker`'s calls gets a slot (`<call> <service s>`), or None."""
+        key = self.keys.turn(worker)
+        client = self.conn.client
+        reply: Any = self.conn.call(
+            "waiting in a dependency's line", lambda: client.blpop([key], timeout=timeout_s)
+        )
+        return None if reply is None else str(reply[1])
 
     def wait_for_work(self, timeout_s: float) -> None:
         """Block until a task may be ready (a wake-up token) or `timeout_s` passes."""

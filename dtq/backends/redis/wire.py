@@ -15,6 +15,8 @@ from typing import Final
 import orjson
 
 from dtq.events import (
+    CALL_ENDED,
+    CALL_STARTED,
     FIELDS,
     TASK_DEAD_LETTERED,
     TASK_FAILED,
@@ -50,16 +52,23 @@ WIRE: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
         WORKER_STOPPED,
         WORKER_RESTARTED,
         WORKER_CRASHED,
+        CALL_STARTED,
+        CALL_ENDED,
     )
 }
 # Wire names private to this backend, outside the closed set of event names:
 # the outcome of a run whose lease was lost (logged, and it changes nothing) ...
 WIRE["task_failed/duplicate"] = _names(TASK_FAILED, "duplicate")
-# ... and a worker whose heartbeats stopped: presumed dead, its leases expire.
+# ... a worker whose heartbeats stopped: presumed dead, its leases expire ...
 WIRE["worker_lost"] = _names(WORKER_CRASHED, "message")
+# ... and an attempt whose call a dependency turned away (throttled: when a token is due).
+WIRE["task_failed/dep"] = _names(TASK_FAILED, "dependency")
+WIRE["task_failed/throttled"] = _names(TASK_FAILED, "dependency", "retry_after")
 
 # Seconds fields: the Lua JSON encoder writes 2.0 as 2; the log keeps them floats.
-_SECONDS = frozenset({"wait_s", "run_s", "retry_at", "first_failed_t"})
+_SECONDS = frozenset(
+    {"wait_s", "run_s", "retry_at", "first_failed_t", "waited_s", "served_s", "retry_after"}
+)
 _WHOLE = "="
 
 

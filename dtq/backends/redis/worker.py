@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dtq.backends.redis.steps import StepRunner
 from dtq.backends.redis.store import AttemptReport, Claim, RunStore
 from dtq.core.attempts import draw_attempt, failure_decision, parse_task_id
-from dtq.core.plan import Plan
+from dtq.core.plan import OutageWindow, Plan, TaskKind
 from dtq.core.retry import dead_letter_reason
 from dtq.events import ERROR_CRASH
 
@@ -58,6 +59,7 @@ class WorkerPool:
         self._heartbeat_s = max(0.05, min(1.0, visibility_timeout_s / 3.0))
         self._lost_reason = dead_letter_reason(plan.retry, ERROR_CRASH)
         self._outages = {o.index: o for o in plan.outages}
+        self._steps = StepRunner(store, plan, time_scale=time_scale)
         self._lock = threading.Lock()
         self._slots: list[_Slot] = []
         self._threads: list[threading.Thread] = []
@@ -180,8 +182,12 @@ class WorkerPool:
         outages = [self._outages[i] for i in claim.outages if i in self._outages]
         for task_id, number in claim.attempts:
             kind, key = parse_task_id(plan, task_id)
-            run_s, error, message = draw_attempt(kind, key, number, outages)
-            if run_s > 0 and slot.wakeup.wait(run_s / self._scale):
+            if kind.steps is not None:
+                task = (task_id, kind, key, number)
+                outcome = self._steps.run(slot.name, task, outages, slot.wakeup)
+            else:
+                outcome = self._run_one(slot, (task_id, kind, key, number), outages)
+            if outcome is None:
                 if not self._abandon.is_set():
                     # A crash fault cut it and already failed it (or its lease simply
                     # expires): stop renewing what this worker no longer runs.
@@ -189,23 +195,32 @@ class WorkerPool:
                     with self._lock:
                         slot.held = [a for a in slot.held if a in done]
                 return
-            if error is None:
-                outcomes.append((task_id, number, True, "", "", False, 0.0, ""))
-            else:
-                decision = failure_decision(plan.retry_for(kind.name), key, number, error)
-                outcomes.append(
-                    (
-                        task_id,
-                        number,
-                        False,
-                        error,
-                        message,
-                        decision.retry,
-                        decision.delay_s,
-                        decision.reason,
-                    )
-                )
+            outcomes.append(outcome)
             slot.attempts += 1
+
+    def _run_one(
+        self, slot: _Slot, task: tuple[str, TaskKind, int, int], outages: list[OutageWindow]
+    ) -> AttemptReport | None:
+        """Sleep one attempt's drawn duration; its outcome, or None when it was cut."""
+        task_id, kind, key, number = task
+        run_s, error, message = draw_attempt(kind, key, number, outages)
+        if run_s > 0 and slot.wakeup.wait(run_s / self._scale):
+            return None
+        if error is None:
+            return (task_id, number, True, "", "", False, 0.0, "", "", None)
+        decision = failure_decision(self._plan.retry_for(kind.name), key, number, error)
+        return (
+            task_id,
+            number,
+            False,
+            error,
+            message,
+            decision.retry,
+            decision.delay_s,
+            decision.reason,
+            "",
+            None,
+        )
 
     def _beat(self, _arg: None) -> None:
         while not self._done.wait(self._heartbeat_s):

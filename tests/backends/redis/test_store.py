@@ -25,7 +25,8 @@ from dtq.scenario.compile import compile_plan
 from tests.helpers import scenario
 
 Event = dict[str, Any]
-OK = ("", "", False, 0.0, "")  # error, message, retry, delay, reason of a success
+# error, message, retry, delay, reason, dependency, retry_after of a success
+OK: tuple[str, str, bool, float, str, str, None] = ("", "", False, 0.0, "", "", None)
 JOIN_TIMEOUT_S = 30.0
 
 

@@ -6,7 +6,9 @@ if STATE ~= 'running' then
 end
 if ARGV[2] == '1' then
   local c = redis.call('HMGET', K_COUNTS, 'submitted', 'succeeded', 'dead_lettered')
-  if tonumber(c[1] or '0') ~= tonumber(c[2] or '0') + tonumber(c[3] or '0') then
+  -- A run lasts until every call is served too (abandoned ones included).
+  local calls = tonumber(redis.call('HGET', K_META, 'calls_open') or '0')
+  if tonumber(c[1] or '0') ~= tonumber(c[2] or '0') + tonumber(c[3] or '0') or calls > 0 then
     return {'busy'}
   end
 end

@@ -6,16 +6,27 @@
 -- script, so the stream's order is the order in which the state changed.
 local K_META, K_TASKS, K_READY, K_DELAYED, K_LEASES, K_EVENTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_DLQ, K_WORKERS, K_COUNTS, K_DOWN, K_WAKE, K_NAMES = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local K_DEPS, K_CALLS, K_SERVING, K_BUDGETS = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
 -- The run's own keys are KEYS[1] to KEYS[RUN_KEYS]; then the namespace's `current` pointer.
-local RUN_KEYS = 12
-local K_CURRENT = KEYS[13]
+local RUN_KEYS = 16
+local K_CURRENT = KEYS[17]
+-- Each worker's turn list (a call of its that waited in line got a slot): `turn:<worker>`.
+local K_TURN = string.sub(K_META, 1, -5) .. 'turn:'
 
-local M = redis.call('HMGET', K_META, 's0', 'u0', 'scale', 'state', 'pw', 'rate', 'vt_ms', 'outages', 'max_attempts')
+local M = redis.call('HMGET', K_META, 's0', 'u0', 'scale', 'state', 'pw', 'rate', 'vt_ms', 'outages', 'max_attempts',
+  'budgets', 'expires')
 if not M[1] then
   return redis.error_reply('DTQ_GONE the state of this run is gone from Redis')
 end
 local STATE, PRIORITY_WEIGHT, WAIT_WEIGHT = M[4], tonumber(M[5]), tonumber(M[6])
 local VT_MS, OUTAGES, MAX_ATTEMPTS = tonumber(M[7]), M[8], tonumber(M[9])
+-- Per task type: its retry budget ({o = owner, r = ratio, m = reserve, w = window}) and
+-- its `expires` (seconds); empty for runs without them.
+local BUDGET_SPECS = cjson.decode(M[10] or '{}')
+local EXPIRES = cjson.decode(M[11] or '{}')
+-- Defined by the dependency part (deps.lua), used by fail and lose below: a call whose
+-- attempt is over is abandoned at the dependency; a retry asks its type's budget.
+local abandon_call, budget_allows, budget_deposit
 
 local function round6(x)
   return math.floor(x * 1000000 + 0.5) / 1000000
@@ -194,18 +205,36 @@ local function succeed(id, rec, worker, n, started_t)
 end
 
 -- The running attempt of `rec` failed with `err`; the retry decision was taken by the
--- caller from the pure core (retry, its delay, or the dead-letter reason).
-local function fail(id, rec, worker, err, message, retry, delay_s, reason)
+-- caller from the pure core (retry, its delay, or the dead-letter reason), and the
+-- type's retry budget, if any, has the last word. `dep` and `retry_after` name the
+-- dependency that turned a call away (task_failed carries them, as in memory).
+local function fail(id, rec, worker, err, message, retry, delay_s, reason, dep, retry_after)
   local n = rec.n
+  if rec.c ~= nil then
+    abandon_call(rec.c) -- its call stays at the dependency (or is cancelled) first
+    rec.c = nil
+  end
   if rec.ff == nil then
     rec.ff = NOW
   end
   rec.le = err
+  if retry and not budget_allows(rec.ty) then
+    retry, reason = false, 'budget'
+  end
   local retry_at = cjson.null
   if retry then
     retry_at = round6(NOW + delay_s)
   end
-  emit({'task_failed', NOW, id, rec.ty, rec.p, n, worker, err, message, retry, retry_at, round6((NOW - rec.st) / RUN_SHARE)})
+  local ev = {'task_failed', NOW, id, rec.ty, rec.p, n, worker, err, message, retry, retry_at, round6((NOW - rec.st) / RUN_SHARE)}
+  if dep ~= nil and dep ~= '' then
+    ev[1] = 'task_failed/dep'
+    ev[13] = dep
+    if retry_after ~= nil and retry_after ~= cjson.null then
+      ev[1] = 'task_failed/throttled'
+      ev[14] = retry_after
+    end
+  end
+  emit(ev)
   count('failed')
   redis.call('ZREM', K_LEASES, id)
   if retry then
@@ -230,6 +259,10 @@ end
 -- The lost attempt is remembered in `x`, so what it reports later is a duplicate.
 local function lose(id, rec, reason, message)
   local n, lost = rec.n, rec.w
+  if rec.c ~= nil then
+    abandon_call(rec.c)
+    rec.c = nil
+  end
   rec.x = rec.x or {}
   rec.x[tostring(n)] = rec.st
   redis.call('ZREM', K_LEASES, id)

@@ -2,7 +2,7 @@
 -- workers that stopped sending heartbeats are declared lost, expired leases are taken
 -- back, and the run's keys get their time to live renewed.
 -- ARGV: the dead-letter reason for a task whose lost attempt was its last.
--- Returns {state, live workers, ready tasks, submitted, ended}.
+-- Returns {state, live workers, ready tasks, submitted, ended, calls still at dependencies}.
 if STATE ~= 'running' then
   return {STATE}
 end
@@ -33,6 +33,7 @@ if gap > VT_MS / 2 then
 end
 
 release_due()
+sweep_calls()
 
 -- A lost worker's leases are taken back with it: its worker_crashed names the task it
 -- held, and that task is delivered again at once.
@@ -73,4 +74,4 @@ flush()
 local c = redis.call('HMGET', K_COUNTS, 'submitted', 'succeeded', 'dead_lettered')
 local live = redis.call('ZCARD', K_WORKERS) - redis.call('HLEN', K_DOWN)
 return {STATE, live, redis.call('ZCARD', K_READY), tonumber(c[1] or '0'),
-  tonumber(c[2] or '0') + tonumber(c[3] or '0')}
+  tonumber(c[2] or '0') + tonumber(c[3] or '0'), tonumber(redis.call('HGET', K_META, 'calls_open') or '0')}

@@ -1,7 +1,7 @@
 -- A worker settles the attempts it finished, then claims its next ones.
 -- ARGV: worker, claim limit, then the outcomes as one JSON array (one string, not
 -- hundreds of arguments) of [task id, attempt, ok, error, message, retry, delay_s,
--- dead-letter reason].
+-- dead-letter reason, dependency that turned a call away or '', its retry_after or null].
 -- Returns {state, active outages, down (1/0), JSON array of [task id, attempt] claimed}.
 local worker, want = ARGV[1], tonumber(ARGV[2])
 if STATE ~= 'running' then
@@ -12,7 +12,7 @@ ensure_registered(worker)
 -- Only the lease holder's outcome moves the task on. An attempt whose lease was lost
 -- (or a run of a task that had already ended) is a duplicate: it is logged, and it
 -- changes nothing except that the first success of a task not yet ended ends it.
-local function settle(id, n, ok, err, message, retry, delay_s, reason)
+local function settle(id, n, ok, err, message, retry, delay_s, reason, dep, retry_after)
   local rec = get(id)
   if rec == nil then
     return
@@ -21,7 +21,7 @@ local function settle(id, n, ok, err, message, retry, delay_s, reason)
     if ok then
       succeed(id, rec, worker, n, rec.st)
     else
-      fail(id, rec, worker, err, message, retry, delay_s, reason)
+      fail(id, rec, worker, err, message, retry, delay_s, reason, dep, retry_after)
     end
     return
   end
@@ -45,6 +45,47 @@ local function settle(id, n, ok, err, message, retry, delay_s, reason)
   -- A late success of a task already dead-lettered is not logged: the task has ended.
 end
 
+-- A task not started within its type's `expires` of its submission.
+local function is_expired(rec)
+  local expires_s = EXPIRES[rec.ty]
+  return expires_s ~= nil and rec.su ~= nil and NOW - rec.su > expires_s
+end
+
+local function expire(id, rec)
+  local last = rec.le or 'expired'
+  count('dead_lettered')
+  emit({'task_dead_lettered', NOW, id, rec.ty, rec.p, rec.n, 'expired', rec.n, rec.ff or cjson.null, last})
+  redis.call('HSET', K_DLQ, id, cjson.encode({
+    type = rec.ty, priority = rec.p, reason = 'expired', attempts = rec.n, last_error = last,
+    first_failed_t = rec.ff, t = NOW,
+  }))
+  end_task(id, rec, 'dlq')
+end
+
+-- Attempt rec.n + 1 of task `id` starts on this worker (under a lease unless the task
+-- already ended: then it is a duplicate run); returns what the worker runs.
+local function start(id, rec, leases)
+  local n = rec.n + 1
+  rec.n = n
+  emit({'task_started', NOW, id, rec.ty, rec.p, n, worker, round6(NOW - rec.r)})
+  count('started')
+  if n == 1 then
+    budget_deposit(rec.ty)
+  end
+  if rec.e ~= nil then
+    rec.s = 'x' -- the task ended while this copy waited: a duplicate run, without a lease
+    rec.x[tostring(n)] = NOW
+  else
+    rec.s = 'r'
+    rec.w = worker
+    rec.st = NOW
+    leases[#leases + 1] = NOW_MS + VT_MS
+    leases[#leases + 1] = id
+  end
+  put(id, rec)
+  return {id, n}
+end
+
 local outcomes = cjson.decode(ARGV[3])
 RUN_SHARE = math.max(1, #outcomes) -- only attempts that take no time are claimed together
 local settling = {}
@@ -53,7 +94,7 @@ for i, o in ipairs(outcomes) do
 end
 prefetch(settling)
 for _, o in ipairs(outcomes) do
-  settle(o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8])
+  settle(o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10])
 end
 
 release_due()
@@ -76,37 +117,23 @@ if want > 0 and down == 0 then
     prefetch(ids)
   end
   local taken = 0
-  local instant_batch = false
+  local instant_batch = nil
   for i, id in ipairs(ids) do
-    if i > 1 and not instant_batch then
-      break
-    end
     local rec = get(id)
-    local instant = rec ~= nil and rec.i == 1
-    if i == 1 then
-      instant_batch = instant
-    elseif not instant then
-      break
+    if rec ~= nil and rec.e == nil and is_expired(rec) then
+      expire(id, rec) -- dead-lettered on delivery: it never starts
+    else
+      local instant = rec ~= nil and rec.i == 1
+      if instant_batch == nil then
+        instant_batch = instant
+      elseif not instant_batch or not instant then
+        break
+      end
+      if rec ~= nil then
+        claimed[#claimed + 1] = start(id, rec, leases)
+      end
     end
     taken = i
-    if rec ~= nil then
-      local n = rec.n + 1
-      rec.n = n
-      emit({'task_started', NOW, id, rec.ty, rec.p, n, worker, round6(NOW - rec.r)})
-      count('started')
-      if rec.e ~= nil then
-        rec.s = 'x' -- the task ended while this copy waited: a duplicate run, without a lease
-        rec.x[tostring(n)] = NOW
-      else
-        rec.s = 'r'
-        rec.w = worker
-        rec.st = NOW
-        leases[#leases + 1] = NOW_MS + VT_MS
-        leases[#leases + 1] = id
-      end
-      put(id, rec)
-      claimed[#claimed + 1] = {id, n}
-    end
   end
   if taken > 0 then
     redis.call('ZREMRANGEBYRANK', K_READY, 0, taken - 1)

@@ -1,0 +1,185 @@
+"""A Redis worker running an attempt made of steps: local work, then calls, in order.
+
+Work steps are slept on the scenario clock. A call goes to the dependency's state in
+Redis (the call script): it starts at once, joins the line, or is turned away. A call
+in line waits on the worker's turn list, whose entry the script that frees a slot for
+it pushes; every wait has a deadline (the attempt's timeout, which covers waiting in
+line, and a short slice so that a crash or a stop is seen). Once served for its latency
+the call is ended by the worker (or, if the worker is late or gone, by any script that
+sweeps the calls due). An attempt that runs out of time simply reports `timeout`: the
+script that settles it leaves its call at the dependency (or cancels it), in the same
+step. What is drawn (work times, latencies, failures, the outage draw) is the pure
+core's, keyed like on the memory engines.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from dtq.backends.redis.store import AttemptReport, RunStore
+from dtq.core.attempts import draw_attempt, failure_decision
+from dtq.core.draws import STREAM_FAILURE, uniform
+from dtq.core.plan import CallStep, OutageWindow, Plan, TaskKind
+from dtq.core.steps import step_key
+from dtq.events import ERROR_CONFLICT, ERROR_TIMEOUT
+
+# A wait in line is cut into slices this long (wall seconds): a crash fault or a stop
+# is seen within one, whatever the attempt's timeout.
+TURN_SLICE_S = 0.25
+GONE = "gone"
+
+
+class _Cut(Exception):
+    """The attempt is no longer this worker's (a crash fault, a lost lease, a stop)."""
+
+
+class _TimedOut(Exception):
+    """The attempt's timeout ran out."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: str
+    message: str
+    dependency: str = ""
+    retry_after_s: float | None = None
+
+
+@dataclass
+class _Attempt:
+    """One stepped attempt on this worker, and its wall-clock deadline (None: no timeout)."""
+
+    worker: str
+    task_id: str
+    number: int
+    kind: TaskKind
+    key: int
+    deadline: float | None
+    wakeup: threading.Event
+
+
+class StepRunner:
+    """Runs stepped attempts for the worker threads of one process."""
+
+    def __init__(self, store: RunStore, plan: Plan, *, time_scale: float) -> None:
+        self._store = store
+        self._plan = plan
+        self._scale = time_scale
+
+    def run(
+        self,
+        worker: str,
+        task: tuple[str, TaskKind, int, int],
+        outages: list[OutageWindow],
+        wakeup: threading.Event,
+    ) -> AttemptReport | None:
+        """Run attempt `number` of the task; its outcome, or None when it was cut."""
+        task_id, kind, key, number = task
+        started = time.monotonic()
+        timeout_s = kind.timeout_s
+        deadline = None if timeout_s is None else started + timeout_s / self._scale
+        attempt = _Attempt(worker, task_id, number, kind, key, deadline, wakeup)
+        # The task's own failures are drawn when the attempt starts, decided after its steps.
+        _, error, message = draw_attempt(kind, key, number, outages)
+        try:
+            failure = self._steps(attempt)
+        except _Cut:
+            return None
+        except _TimedOut:
+            message = f"attempt ran past the {kind.name} timeout of {timeout_s:g}s"
+            failure = _Failure(ERROR_TIMEOUT, message)
+        if failure is None and error is None:
+            return (task_id, number, True, "", "", False, 0.0, "", "", None)
+        if failure is None:
+            failure = _Failure(error or "", message)
+        return self._failed(attempt, failure)
+
+    def _failed(self, attempt: _Attempt, failure: _Failure) -> AttemptReport:
+        policy = self._plan.retry_for(attempt.kind.name)
+        decision = failure_decision(policy, attempt.key, attempt.number, failure.error)
+        delay_s = decision.delay_s
+        if failure.retry_after_s is not None and delay_s < failure.retry_after_s:
+            delay_s = failure.retry_after_s  # a throttled call's retry waits for a token
+        return (
+            attempt.task_id,
+            attempt.number,
+            False,
+            failure.error,
+            failure.message,
+            decision.retry,
+            delay_s,
+            decision.reason,
+            failure.dependency,
+            failure.retry_after_s,
+        )
+
+    def _steps(self, attempt: _Attempt) -> _Failure | None:
+        """Every step in order; a failure of a call ends the attempt at once."""
+        steps = attempt.kind.steps or ()
+        for position, step in enumerate(steps):
+            key = step_key(attempt.key, position)
+            if isinstance(step, CallStep):
+                failure = self._call(attempt, step, key, position)
+                if failure is not None:
+                    return failure
+                continue
+            self._sleep(attempt, step.duration.sample(key, attempt.number))
+        return None
+
+    def _call(self, attempt: _Attempt, step: CallStep, key: int, position: int) -> _Failure | None:
+        dep = self._plan.dependencies[step.dependency]
+        latency = step.latency if step.latency is not None else dep.latency
+        service_s = latency.sample(key, attempt.number)
+        u = uniform(key, attempt.number, STREAM_FAILURE)
+        call = f"{attempt.task_id}#{attempt.number}#{position}"
+        ref = (attempt.task_id, attempt.number)
+        reply = self._store.offer_call(attempt.worker, call, ref, step.dependency, service_s, u)
+        if reply[0] == GONE:
+            raise _Cut
+        if reply[0] == "rejected":
+            retry_after = float(reply[3]) if reply[3] else None
+            return _Failure(reply[1], reply[2], dep.spec.name, retry_after)
+        served_s = float(reply[1]) if reply[0] == "started" else self._wait_turn(attempt, call)
+        self._sleep(attempt, served_s)
+        outcome = self._store.end_call(attempt.worker, call, ref)
+        if outcome == GONE:
+            raise _Cut
+        if outcome == ERROR_CONFLICT:
+            return _Failure(ERROR_CONFLICT, f"{dep.spec.name}: another call wrote first")
+        return None
+
+    def _wait_turn(self, attempt: _Attempt, call: str) -> float:
+        """Wait in line until the call gets a slot; its service time (seconds)."""
+        while True:
+            if attempt.wakeup.is_set():
+                raise _Cut
+            slice_s = TURN_SLICE_S
+            if attempt.deadline is not None:
+                left = attempt.deadline - time.monotonic()
+                if left <= 0:
+                    raise _TimedOut
+                slice_s = min(slice_s, left)
+            # BLPOP takes whole milliseconds; never 0, which would block for good.
+            token = self._store.wait_turn(attempt.worker, max(0.001, slice_s))
+            if token is None:
+                continue
+            turn, _, service = token.partition(" ")
+            if turn == call:
+                return float(service)
+            # Otherwise a turn of an earlier call of this worker that it gave up: stale.
+
+    def _sleep(self, attempt: _Attempt, scenario_s: float) -> None:
+        """Sleep `scenario_s` on the scenario clock, up to the attempt's deadline."""
+        if scenario_s <= 0:
+            return
+        until = time.monotonic() + scenario_s / self._scale
+        timed_out = attempt.deadline is not None and attempt.deadline < until
+        if timed_out:
+            assert attempt.deadline is not None
+            until = attempt.deadline
+        if attempt.wakeup.wait(max(0.0, until - time.monotonic())):
+            raise _Cut
+        if timed_out:
+            raise _TimedOut
