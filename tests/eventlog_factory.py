@@ -42,6 +42,7 @@ class LogBuilder:
     workers: int = 2
     max_attempts: int = 3
     expected_tasks: int = 0
+    backend: str = "memory"
     faults: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     tasks: dict[str, _Task] = field(default_factory=dict)
@@ -80,7 +81,7 @@ class LogBuilder:
             clock=self.clock,
             time_scale=1.0,
             workers=self.workers,
-            backend="memory",
+            backend=self.backend,
             policy="priority",
             max_attempts=self.max_attempts,
             scenario_name=self.name,
@@ -195,6 +196,38 @@ class LogBuilder:
             lost_worker=lost_worker,
         )
 
+    def lost_run_ended(
+        self,
+        t: float,
+        task_id: str,
+        worker: str,
+        *,
+        attempt: int,
+        run_s: float,
+        error: str | None = None,
+        ends_task: bool = False,
+    ) -> None:
+        """The late end of attempt `attempt`, whose lease `worker` lost: a success (no
+        `error`; `ends_task` when it is the task's first) or a failure marked `duplicate`."""
+        task = self.tasks[task_id]
+        where = {**self._fields(task), "attempt": attempt, "worker": worker}
+        if error is None:
+            self.totals["succeeded"] += int(ends_task)
+            self.emit(t, "task_succeeded", **where, run_s=run_s)
+            return
+        self.totals["failed"] += 1
+        self.emit(
+            t,
+            "task_failed",
+            **where,
+            error=error,
+            message=f"{error} error",
+            will_retry=False,
+            retry_at=None,
+            run_s=run_s,
+            duplicate=True,
+        )
+
     def run_finished(self, t: float, status: str = "completed") -> None:
         """The last event, with the builder's own totals."""
         totals = dict(self.totals)
@@ -260,4 +293,44 @@ def steady_log(*, tasks: int, gap_s: float, workers: int = 4) -> LogBuilder:
         b.start(t, task_id, worker)
         b.succeed(round(t + gap_s / 2, 6), task_id, worker, run_s=gap_s / 2)
     b.run_finished(round(tasks * gap_s, 6))
+    return b
+
+
+DUPLICATE_RUNS = 4
+"""The duplicate runs in `redelivered_log()`: four tasks ran twice, one was lost for good."""
+
+
+def redelivered_log() -> LogBuilder:
+    """Five Redis tasks whose first lease is lost; four of them run twice.
+
+    email-000001: the copy succeeds, then the lost run succeeds late (a duplicate at its end).
+    email-000002: the lost run succeeds first; the copy starts after that (a duplicate at its
+    start, not counted again when it ends).
+    email-000003: the lost run fails late, marked `duplicate`, while the copy runs.
+    email-000004: the lost run succeeds while the copy runs; the copy then fails, marked
+    `duplicate`.
+    email-000005: its worker died: the lost run never reports, so it ran once to an end.
+    """
+    b = LogBuilder(expected_tasks=5, backend="redis://127.0.0.1:6379/0", workers=10)
+    b.run_started()
+    for index in range(1, 6):
+        task_id = f"email-{index:06d}"
+        b.submit(0.0, task_id)
+        b.start(0.0, task_id, f"w{2 * index - 1:02d}")
+    for index in range(1, 6):
+        b.redeliver(1.0, f"email-{index:06d}", lost_worker=f"w{2 * index - 1:02d}")
+    for index in (1, 3, 4, 5):
+        b.start(1.0, f"email-{index:06d}", f"w{2 * index:02d}")
+    b.succeed(1.1, "email-000001", "w02", run_s=0.1)
+    b.lost_run_ended(1.2, "email-000001", "w01", attempt=1, run_s=1.2)
+    b.lost_run_ended(1.2, "email-000002", "w03", attempt=1, run_s=1.2, ends_task=True)
+    b.start(1.3, "email-000002", "w04")
+    b.succeed(1.4, "email-000002", "w04", run_s=0.1)
+    b.totals["succeeded"] -= 1  # the copy's success does not end the task again
+    b.lost_run_ended(1.4, "email-000003", "w05", attempt=1, run_s=1.4, error="io")
+    b.succeed(1.5, "email-000003", "w06", run_s=0.5)
+    b.lost_run_ended(1.5, "email-000004", "w07", attempt=1, run_s=1.5, ends_task=True)
+    b.lost_run_ended(1.6, "email-000004", "w08", attempt=2, run_s=0.6, error="io")
+    b.succeed(1.6, "email-000005", "w10", run_s=0.6)
+    b.run_finished(1.6)
     return b

@@ -113,6 +113,8 @@ class RunResults:
     dlq: dict[str, DlqRecord]
     metrics: dict[int, PriorityMetrics] | None
     notes: tuple[str, ...] = ()
+    # The reducer's duplicate runs; a baseline has none (its run is virtual, in memory).
+    duplicates: int = 0
 
 
 def results_from_state(
@@ -135,6 +137,7 @@ def results_from_state(
         dlq={task_id: DlqRecord.from_entry(state.dlq[task_id]) for task_id in sorted(state.dlq)},
         metrics={p: priority_metrics(state, p) for p in state.priorities()},
         notes=notes,
+        duplicates=state.duplicates,
     )
 
 

@@ -56,6 +56,7 @@ MIN_CHANGE_PCT: Final = 0.05
 HIGHER_IS_BETTER: Final = frozenset({"throughput_per_s", "success_rate"})
 """Metrics that improve upwards; waits improve downwards."""
 FAIL_ON: Final = ("dlq", "metrics", "none")
+DUPLICATE_RUNS: Final = "duplicate_runs"  # the last row of `totals`: `RunState.duplicates`
 NO_WAITS: Final = "a baseline holds no wait times"
 
 Diff = dict[str, Any]
@@ -128,14 +129,10 @@ def build_diff(a: RunResults, b: RunResults, *, tolerance_pct: float = 10.0) -> 
     dlq = compare_dlq(a.dlq, b.dlq)
     settings_known = a.settings is not None and b.settings is not None
     settings = settings_changes(a.settings, b.settings) if settings_known else []
+    counts = [(key, a.totals[key], b.totals[key]) for key in TOTAL_KEYS]
+    counts.append((DUPLICATE_RUNS, a.duplicates, b.duplicates))
     totals = [
-        {
-            "name": key,
-            "a": a.totals[key],
-            "b": b.totals[key],
-            "delta": b.totals[key] - a.totals[key],
-        }
-        for key in TOTAL_KEYS
+        {"name": key, "a": in_a, "b": in_b, "delta": in_b - in_a} for key, in_a, in_b in counts
     ]
     metrics = _metrics_section(a, b, tolerance_pct)
     rows = metrics["by_priority"]
@@ -652,7 +649,12 @@ DIFF_JSON_SCHEMA: Final[dict[str, Any]] = {
             "totals": {
                 "type": "array",
                 "items": _object(
-                    {"name": {"enum": list(TOTAL_KEYS)}, "a": _INT, "b": _INT, "delta": _INT}
+                    {
+                        "name": {"enum": [*TOTAL_KEYS, DUPLICATE_RUNS]},
+                        "a": _INT,
+                        "b": _INT,
+                        "delta": _INT,
+                    }
                 ),
             },
             "dlq": _object(

@@ -197,6 +197,7 @@ class RunState:
     faults_seen: list[FaultInfo] = field(default_factory=list)
     failures_by_error: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
+    """Duplicate runs: runs of a task that did not decide its end (`_count_duplicate`)."""
     peak_queued: int = 0  # the most tasks ever ready at one priority so far
     finished: dict[str, Any] | None = None
     # Set by a reader that folded a whole log: no more events will come, so a run
@@ -216,8 +217,11 @@ class RunState:
     end_to_end_by_priority: dict[int, array[float]] = field(default_factory=dict)
     attempts_to_succeed: dict[int, int] = field(default_factory=dict)
     _submitted_t: dict[str, float] = field(default_factory=dict)
+    # Tasks whose lease was lost, and those of them that have ended (succeeded or
+    # dead-lettered): only they can run twice, so only they are followed.
     _redelivered: set[str] = field(default_factory=set)
     _redelivered_done: set[str] = field(default_factory=set)
+    _late_runs: set[tuple[str, int]] = field(default_factory=set)
     _sorted_waits: dict[int | str, list[float]] = field(default_factory=dict)
     _handlers: dict[str, Callable[[Event], None]] = field(init=False, repr=False)
 
@@ -460,7 +464,7 @@ class RunState:
         row.attempt = event["attempt"]
         row.since_t = event["t"]
         if task_id in self._redelivered_done:
-            self.duplicates += 1
+            self._count_late_start(task_id, event["attempt"])
         if self._warming and task_id in self._warming:
             return  # submitted during the warm-up: counted, but its waits are not typical
         wait_s = event["wait_s"]
@@ -487,6 +491,7 @@ class RunState:
         task_id = event["task_id"]
         if self._redelivered and task_id in self._redelivered:
             if task_id in self._redelivered_done:
+                self._count_duplicate(task_id, event["attempt"])
                 return  # a duplicate run after a lost lease: the task already ended
             self._redelivered_done.add(task_id)
         by_p, by_t = self._counts(event["priority"], event["type"])
@@ -515,6 +520,8 @@ class RunState:
             by_p.retrying += 1
             by_t.retried += 1
             by_t.retrying += 1
+        if self._redelivered and event.get("duplicate") is True:
+            self._count_duplicate(event["task_id"], event["attempt"])
         if "dependency" in event:
             self.dependencies.on_rejected(event)
         error = event["error"]
@@ -541,6 +548,8 @@ class RunState:
         by_t.dead_lettered += 1
         task_id = event["task_id"]
         self._submitted_t.pop(task_id, None)
+        if task_id in self._redelivered:
+            self._redelivered_done.add(task_id)
         # Dead letters are few and every field of theirs is shown: check them all
         # (`malformed` then names the field).
         if ev.field_problem(event) is not None:
@@ -561,6 +570,28 @@ class RunState:
             t=event["t"],
             first_failed_t=event.get("first_failed_t"),
         )
+
+    def _count_late_start(self, task_id: str, attempt: int) -> None:
+        """A run started after its task had ended: a duplicate, counted now, not again
+        when it ends."""
+        self.duplicates += 1
+        self._late_runs.add((task_id, attempt))
+
+    def _count_duplicate(self, task_id: str, attempt: int) -> None:
+        """A run whose lease was lost ended (a failure marked `duplicate`, or a success of
+        a task that had already ended): a duplicate, unless counted when it started.
+
+        The one definition of a *duplicate run*, used by report, verify, the dashboard
+        and diff: a run of a task (`task_started` and the end it reports) that did not
+        decide the task's end, because its lease had been lost: it started after the
+        task had already ended, or it ended after the task had, or it failed after its
+        lease was taken back (`"duplicate": true`). Each such run counts once, at the
+        first event that shows it. A lost run that never reports (its worker died) is
+        not one: it is counted under `redelivered`."""
+        if (task_id, attempt) in self._late_runs:
+            self._late_runs.discard((task_id, attempt))
+            return
+        self.duplicates += 1
 
     def _on_task_redelivered(self, event: Event) -> None:
         by_p, by_t = self._counts(event["priority"], event["type"])

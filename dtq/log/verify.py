@@ -83,7 +83,7 @@ class Verdict:
     violations: list[Violation] = field(default_factory=list)
     violation_count: int = 0
     ended: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
+    duplicates: int = 0  # the reducer's duplicate runs (`RunState.duplicates`)
     folded: dict[str, int] = field(default_factory=dict)
     reported: dict[str, int] = field(default_factory=dict)
 
@@ -257,7 +257,7 @@ class LogVerifier:
             state = _pack(line, attempt - 1, QUEUED)
         phase, attempts = state & _PHASE, _attempts(state)
         if phase != QUEUED and self._is_lenient(state):
-            self.result.duplicates += 1  # a second run after a lost lease: counted, allowed
+            # A second run after a lost lease: allowed (the reducer counts it).
             if phase in _ENDED:
                 return  # the task keeps the end it already had
         elif phase == RUNNING:
@@ -300,9 +300,8 @@ class LogVerifier:
         if phase == RUNNING and worker == runs_on and attempt == _attempts(state):
             del self._running[task_id]
         elif self._is_lenient(state):
-            # A lost run ending late: counted; the first success is the task's end, as
+            # A lost run ending late: allowed; the first success is the task's end, as
             # the reducer counts it.
-            self.result.duplicates += 1
             if name == ev.TASK_SUCCEEDED and phase not in _ENDED:
                 self._tasks[task_id] = _pack(line, attempt, SUCCEEDED | _REDELIVERED)
             return
@@ -361,7 +360,6 @@ class LogVerifier:
         if expired:
             self._calls.check_expired(line, event)
         if phase in _ENDED and self._is_lenient(state):
-            self.result.duplicates += 1
             return
         if phase == FAILING or expired or (lost_lease and phase not in _ENDED):
             if event["attempts"] != _attempts(state):
@@ -389,8 +387,7 @@ class LogVerifier:
             self._violation(line, task_id, "task_redelivered for a task never submitted")
             return
         if state & _PHASE in _ENDED:
-            self.result.duplicates += 1  # the lease expired as the task ended: harmless
-            return
+            return  # the lease expired as the task ended: harmless
         worker = self._running.pop(task_id, None)
         if worker is not None and self._busy.get(worker) == task_id:
             del self._busy[worker]
@@ -419,6 +416,7 @@ class LogVerifier:
             result.lines += 1  # the cut line comes after the last one read
         result.tasks = len(self._tasks)
         result.folded = self.state.totals()
+        result.duplicates = self.state.duplicates  # the reducer's count, as report shows it
         ended = {"succeeded": 0, "dead_lettered": 0}
         open_tasks: list[tuple[str, int]] = []  # failed for good, plus a few examples
         for task_id, state in self._tasks.items():

@@ -153,6 +153,8 @@ def summary_lines(state: RunState, *, waits: bool = True) -> list[str]:
         *(f"  {label:<14}{totals[key]}" for label, key in _SUMMARY_TOTALS),
         f"  {'throughput':<14}{format_rate(metrics.throughput_per_s(state))}",
     ]
+    if state.duplicates:
+        lines.append(f"  {'duplicates':<14}{state.duplicates}")
     for priority in state.priorities() if waits else ():
         stats = state.wait_stats(priority)
         if stats.count:
@@ -183,6 +185,8 @@ def render_summary(state: RunState) -> RenderableType:
     for label, key in _SUMMARY_TOTALS:
         table.add_row(label, str(totals[key]))
     table.add_row("throughput", format_rate(metrics.throughput_per_s(state)))
+    if state.duplicates:
+        table.add_row("duplicate runs", str(state.duplicates))
     waits = Table(title="Queue wait per priority", box=box.SIMPLE_HEAD)
     for header in ("priority", "attempts", "p50", "p95"):
         waits.add_column(header, justify="left" if header == "priority" else "right")
@@ -233,7 +237,7 @@ def _progress(state: RunState, width: int) -> Text:
 
 def _counters(state: RunState) -> Section:
     table = Table.grid(expand=True)
-    cells = (
+    cells: tuple[tuple[str, str, str], ...] = (
         ("submitted", str(state.submitted), "bold"),
         ("queued", str(state.queued), "bold cyan"),
         ("running", str(state.running), "bold green"),
@@ -242,6 +246,8 @@ def _counters(state: RunState) -> Section:
         ("dead", f"{state.dead_lettered} ({metrics.dead_percent(state):.1f}%)", "bold red"),
         ("tries failed", f"{metrics.failure_percent(state):.1f}%", "bold red"),
     )
+    if state.duplicates:  # only after lost leases (Redis): the same count as the report's
+        cells += (("duplicates", str(state.duplicates), "bold yellow"),)
     for _ in cells:
         table.add_column(justify="center")
     table.add_row(*(Text(label, style="dim") for label, _, _ in cells))

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,9 +14,11 @@ from hypothesis import strategies as st
 from dtq.cli import main
 from dtq.engine import runner
 from dtq.errors import LogFormatError
+from dtq.log.reader import fold
 from dtq.log.verify import Verdict, verdict_lines, verify_log
+from dtq.render.dashboard import summary_lines
 from dtq.scenario import load_scenario
-from tests.eventlog_factory import LogBuilder, small_log
+from tests.eventlog_factory import DUPLICATE_RUNS, LogBuilder, redelivered_log, small_log
 from tests.helpers import scenario
 from tests.reliability import read_events, run_logged, write_events
 
@@ -286,6 +289,25 @@ def test_redis_duplicate_runs_after_a_lost_lease_are_counted(tmp_path: Path) -> 
     assert verdict.is_valid, _messages(verdict)
     assert verdict.duplicates == 1
     assert "1 duplicate runs after lost leases" in verdict_lines(verdict)[-1]
+
+
+def test_verify_and_report_count_the_same_duplicate_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four tasks ran twice: verify, report (text and json), the summary and diff say 4."""
+    log = redelivered_log().write(tmp_path / "redis.jsonl")
+    verdict = verify_log(log)
+    assert verdict.is_valid, _messages(verdict)
+    assert verdict.duplicates == DUPLICATE_RUNS
+    assert f"{DUPLICATE_RUNS} duplicate runs after lost leases" in verdict_lines(verdict)[-1]
+    assert main(["report", str(log), "--format", "json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["duplicate_runs"] == DUPLICATE_RUNS
+    assert main(["report", str(log)]) == 0
+    assert re.search(rf"duplicate runs\s+{DUPLICATE_RUNS}\b", capsys.readouterr().out)
+    assert f"  duplicates    {DUPLICATE_RUNS}" in summary_lines(fold(log)[0])
+    main(["diff", str(log), str(log), "--format", "json"])
+    totals = {row["name"]: row for row in orjson.loads(capsys.readouterr().out)["totals"]}
+    assert (totals["duplicate_runs"]["a"], totals["duplicate_runs"]["b"]) == (4, 4)
 
 
 def test_redelivery_in_a_memory_log_is_a_violation(tmp_path: Path) -> None:
