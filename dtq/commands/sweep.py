@@ -12,14 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from dtq.engine import runner
 from dtq.errors import UsageError
@@ -27,6 +19,7 @@ from dtq.study import render
 from dtq.study.cluster import cluster_executor
 from dtq.study.execute import IN_FLIGHT_PER_WORKER, InProcess, JobResult, local_pool
 from dtq.study.html import render_html
+from dtq.study.progress import progress_view
 from dtq.study.result import SweepResult
 from dtq.study.sweep import SweepPlan, plan_sweep, run_sweep
 
@@ -65,7 +58,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="write it to FILE")
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress bar (none off a terminal either)"
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (else a bar on a terminal, a line every 10 s elsewhere)",
     )
     parser.set_defaults(handler=handle)
 
@@ -111,42 +106,30 @@ def _run(
     args: argparse.Namespace,
     should_stop: Callable[[], bool],
 ) -> SweepResult:
-    """Run the plan with a progress bar on stderr (none with --quiet or off a terminal)."""
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]sweep[/] {task.fields[points]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs · {task.fields[rate]} · elapsed"),
-        TimeElapsedColumn(),
-        TextColumn("· ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=args.quiet or not console.is_terminal,
+    """Run the plan, its progress on stderr: a bar on a terminal, lines elsewhere, or none."""
+    view = progress_view(
+        runs=plan.runs, points=len(plan.points), quiet=args.quiet, stream=sys.stderr
     )
-    total_points = len(plan.points)
-    task = progress.add_task("sweep", total=plan.runs, points=f"0/{total_points} points", rate="")
-    points_done = 0
 
     def on_result(result: JobResult, point_done: bool) -> None:
-        nonlocal points_done
-        points_done += point_done
         if result.error is not None:
             label = plan.points[result.point].label()
-            progress.console.print(f"dtq: {label} seed {result.seed} failed: {result.error}")
-        speed = progress.tasks[0].speed
-        rate = f"{speed:.1f} runs/s" if speed else ""
-        points = f"{points_done}/{total_points} points"
-        progress.update(task, advance=1, points=points, rate=rate)
+            view.say(f"dtq: {label} seed {result.seed} failed: {result.error}")
+        view.advance(failed=result.error is not None, point_done=point_done)
 
-    with progress:
-        return run_sweep(
+    outcome = "stopped"  # by an error, which is said after this line
+    try:
+        result = run_sweep(
             plan,
             executor,
             in_flight=max(1, workers) * IN_FLIGHT_PER_WORKER if workers > 1 else 1,
             should_stop=should_stop,
             on_result=on_result,
         )
+        outcome = "interrupted" if result.interrupted else "done"
+    finally:
+        view.close(outcome=outcome)
+    return result
 
 
 def _write(result: SweepResult, args: argparse.Namespace) -> None:
