@@ -11,12 +11,14 @@ reducer (`RunState.apply_all`) and the `Timeline`, with no JSON rendered or pars
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from multiprocessing.queues import SimpleQueue
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,8 @@ IN_FLIGHT_PER_WORKER = 2
 """Runs queued per worker: enough to keep it busy, few enough to stop quickly."""
 _POLL_S = 0.2
 _DRAIN_S = 30.0
+_START_S = 60.0
+_START_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -93,20 +97,71 @@ class InProcess(Executor):
 
 
 def _started() -> None:
-    """A no-op: the first task of each worker, so that all of them start at once."""
+    """A no-op: one per worker, submitted at once, so that the pool starts them all now."""
 
 
-def local_pool(jobs: int) -> Executor:
-    """`jobs` worker processes (spawned: no thread of this process is forked), all started.
+def _report_pid(pids: SimpleQueue[int]) -> None:
+    """Each worker's initializer: tell the pool its pid, before it takes any run."""
+    pids.put(os.getpid())
+
+
+class LocalPool(ProcessPoolExecutor):
+    """Worker processes (spawned: no thread of this process is forked) that can be stopped.
+
+    A stop must reach the workers' runs at once, and the executor has no public way to
+    signal its processes: each worker's initializer therefore sends its pid up a pipe
+    before it takes its first run, and `interrupt` signals every pid that came up.
+    A worker that has not sent its pid yet has no run to stop.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pid_pipe: SimpleQueue[int] = context.SimpleQueue()
+        self._pids: set[int] = set()
+        super().__init__(
+            max_workers=jobs,
+            mp_context=context,
+            initializer=_report_pid,
+            initargs=(self._pid_pipe,),
+        )
+
+    def worker_pids(self) -> frozenset[int]:
+        """The pids of the workers started so far."""
+        while not self._pid_pipe.empty():
+            self._pids.add(self._pid_pipe.get())
+        return frozenset(self._pids)
+
+    def wait_for_workers(self, count: int, *, timeout_s: float) -> bool:
+        """Wait until `count` workers have started (or `timeout_s` passed); True if they did."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.worker_pids()) < count:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(_START_POLL_S)
+        return True
+
+    def interrupt(self) -> None:
+        """Send SIGINT to every worker: the runner in each ends its run at once."""
+        for pid in sorted(self.worker_pids()):
+            with contextlib.suppress(ProcessLookupError):  # it just ended
+                os.kill(pid, signal.SIGINT)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the pool down, then close the pipe the pids came up."""
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if wait:
+            self._pid_pipe.close()
+
+
+def local_pool(jobs: int) -> LocalPool:
+    """`jobs` worker processes, all started.
 
     The workers are started with SIGINT ignored, which a child inherits from its first
     instruction on: a Ctrl-C at the terminal reaches every process of the group, and a
     worker still importing or between runs must leave it to the parent. During a run the
     runner's own handler takes it and ends the run at once as interrupted.
     """
-    import multiprocessing
-
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = LocalPool(jobs)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         # Each submit while no worker is idle starts one more process (up to `jobs`).
@@ -114,16 +169,16 @@ def local_pool(jobs: int) -> Executor:
     finally:
         signal.signal(signal.SIGINT, previous)
     wait(started)
+    # Every worker up before the first run; one that never comes up breaks the pool,
+    # and each run then says so.
+    pool.wait_for_workers(jobs, timeout_s=_START_S)
     return pool
 
 
 def interrupt_workers(executor: Executor) -> None:
     """Pass a stop on to local worker processes, which end their current run at once."""
-    if isinstance(executor, ProcessPoolExecutor):
-        # The pool has no public way to signal its workers; their pids are its own map.
-        for pid in list(getattr(executor, "_processes", None) or {}):
-            with contextlib.suppress(OSError):  # it just ended
-                os.kill(pid, signal.SIGINT)
+    if isinstance(executor, LocalPool):
+        executor.interrupt()
 
 
 def stream(

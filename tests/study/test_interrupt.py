@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from dtq.study.execute import local_pool
 from tests.helpers import ROOT
 from tests.study.conftest import BIN, wait_until
 
@@ -64,3 +66,36 @@ def test_ctrl_c_prints_the_finished_points_and_exits_130(
     assert len(rows) >= 2
     assert "points did not finish" in stdout
     assert "Traceback" not in stderr, stderr
+
+
+def test_the_local_pool_knows_the_pid_of_each_of_its_workers() -> None:
+    pool = local_pool(2)
+    try:
+        ran_on = {pool.submit(os.getpid).result(timeout=60) for _ in range(8)}
+        pids = pool.worker_pids()
+        assert len(pids) == 2 and ran_on <= pids and os.getpid() not in pids
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _wait_for_a_stop(ready: str) -> str:
+    """In a worker: take SIGINT as a run does, say so in `ready`, then wait for it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    Path(ready).write_text("waiting", encoding="utf-8")
+    try:
+        time.sleep(120)
+    except KeyboardInterrupt:
+        return "stopped"
+    return "not stopped"
+
+
+def test_interrupt_reaches_the_run_in_each_worker(tmp_path: Path) -> None:
+    pool = local_pool(2)
+    try:
+        ready = [tmp_path / "a", tmp_path / "b"]
+        futures = [pool.submit(_wait_for_a_stop, str(path)) for path in ready]
+        wait_until(lambda: all(path.exists() for path in ready))
+        pool.interrupt()
+        assert [future.result(timeout=60) for future in futures] == ["stopped", "stopped"]
+    finally:
+        pool.shutdown(wait=True)
