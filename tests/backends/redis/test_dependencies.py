@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,10 @@ def test_worker_processes_contend_for_the_slots_line_and_bucket_in_redis(
         e["retry_at"] >= e["t"] + e["retry_after"] - 1e-6 for e in throttled if e["will_retry"]
     )
     assert totals["started"] == len(_named(events, "task_started"))
+    # First come, first served: calls start in the order they arrived (t - waited_s).
+    calls = _named(events, "call_started")
+    db_arrived = [e["t"] - e["waited_s"] for e in calls if e["dependency"] == "db"]
+    assert all(b >= a - 2e-6 for a, b in pairwise(db_arrived))
     started = Counter((e["task_id"], e["attempt"]) for e in _named(events, "call_started"))
     ended = Counter((e["task_id"], e["attempt"]) for e in _named(events, "call_ended"))
     assert started == ended  # every call that got a slot was served, and logged once
