@@ -17,7 +17,7 @@ _STAMPED = r"-\d{8}T\d{6}\.\d{3}Z"
 def duration_arg(text: str) -> float:
     """A time flag's value in seconds: `2s`, `250ms`, `1.5m` as in scenarios; a bare number
     is seconds."""
-    from dtq.scenario.durations import parse_duration
+    from dtq.durations import parse_duration
 
     try:
         return float(text) if _is_number(text) else parse_duration(text)

@@ -27,8 +27,8 @@ from dtq.compare.baseline import (
     PriorityMetrics,
     RunResults,
 )
+from dtq.durations import display_duration
 from dtq.events import TOTAL_KEYS
-from dtq.fold.expect import format_seconds
 from dtq.render.markdown import markdown_table
 
 DIFF_SCHEMA_VERSION: Final = 1
@@ -522,7 +522,7 @@ def _metric(name: str, value: float | None) -> str:
         return f"{value:.2f}/s"
     if name == "success_rate":
         return f"{value * 100:.2f}%"
-    return format_seconds(value)
+    return display_duration(value)
 
 
 def _metric_delta(name: str, delta: float | None) -> str:
@@ -532,7 +532,7 @@ def _metric_delta(name: str, delta: float | None) -> str:
         return f"{delta:+.2f}/s"
     if name == "success_rate":
         return f"{delta * 100:+.2f} pts"
-    return ("+" if delta >= 0 else "-") + format_seconds(abs(delta))
+    return ("+" if delta >= 0 else "-") + display_duration(abs(delta))
 
 
 def _pct(value: float) -> str:

@@ -10,9 +10,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dtq.durations import display_duration, format_duration
 from dtq.fold.metrics import completed_ratio, peak_amplification, recovery_s
 from dtq.fold.state import RunState
-from dtq.scenario.durations import format_duration
 from dtq.scenario.models import Expect
 
 
@@ -40,15 +40,6 @@ def format_checks(checks: Sequence[Check]) -> list[str]:
     return [check.line(width=width) for check in checks]
 
 
-def format_seconds(seconds: float) -> str:
-    """A measured duration to three significant digits: `1.69ms`, `12.3ms`, `2.41s`."""
-    if seconds == 0:
-        return "0s"
-    if seconds < 1.0:
-        return f"{seconds * 1000:.3g}ms"
-    return f"{seconds:.3g}s"
-
-
 def evaluate(expect: Expect, state: RunState) -> list[Check]:
     """Every threshold of `expect` against `state`; a threshold with no data fails."""
     checks: list[Check] = [*_dlq_checks(expect, state)]
@@ -59,7 +50,7 @@ def evaluate(expect: Expect, state: RunState) -> list[Check]:
         if stats.count == 0:
             checks.append(Check(name, f"no P{priority} task started", limit, False))
             continue
-        checks.append(Check(name, format_seconds(stats.p95), limit, stats.p95 <= limit_s))
+        checks.append(Check(name, display_duration(stats.p95), limit, stats.p95 <= limit_s))
     if expect.completed_min is not None:
         submitted = state.submitted
         ratio = completed_ratio(state)
@@ -109,7 +100,7 @@ def _overload_checks(expect: Expect, state: RunState) -> list[Check]:
             checks.append(Check("recover_within", "never recovered", limit, False))
         else:
             passed = recovery <= expect.recover_within
-            checks.append(Check("recover_within", format_seconds(recovery), limit, passed))
+            checks.append(Check("recover_within", display_duration(recovery), limit, passed))
     if expect.amplification_max is not None:
         peak = peak_amplification(state)
         limit = f"<= {expect.amplification_max:g}"

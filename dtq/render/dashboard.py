@@ -8,7 +8,6 @@ readable and 200x60 shows everything.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -20,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dtq.durations import display_duration
 from dtq.fold import metrics
 from dtq.fold.overload import DependencyStats
 from dtq.fold.state import BUSY, CRASHED, STOPPED, FaultInfo, RunState, WorkerRow
@@ -60,22 +60,6 @@ class Frame:
 
 
 # -- formatting helpers -----------------------------------------------------------------
-
-
-def format_s(seconds: float) -> str:
-    """A duration for people: `2.55ms`, `850ms`, `2.35s`, `4m05s` (three digits below 1s,
-    as the expectation lines write them); `inf` past any clock (a damaged log's times)."""
-    if not math.isfinite(seconds):
-        return "inf" if seconds > 0 else "-inf" if seconds < 0 else "nan"
-    milliseconds = seconds * 1000
-    if milliseconds < 999.5:
-        return f"{milliseconds:.3g}ms"
-    if seconds < 9.995:
-        return f"{seconds:.2f}s"
-    if seconds < 59.95:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m{rest:02d}s"
 
 
 def format_speed(speed: float) -> str:
@@ -149,7 +133,7 @@ def summary_lines(state: RunState, *, waits: bool = True) -> list[str]:
     totals = state.totals()
     name = state.meta.scenario_name if state.meta is not None else "?"
     lines = [
-        f"scenario {name}: {state.status} after {format_s(state.elapsed_s)}",
+        f"scenario {name}: {state.status} after {display_duration(state.elapsed_s)}",
         *(f"  {label:<14}{totals[key]}" for label, key in _SUMMARY_TOTALS),
         f"  {'throughput':<14}{format_rate(metrics.throughput_per_s(state))}",
     ]
@@ -160,7 +144,7 @@ def summary_lines(state: RunState, *, waits: bool = True) -> list[str]:
         if stats.count:
             label = f"wait P{priority}"
             lines.append(
-                f"  {label:<14}p50 {format_s(stats.p50)}  p95 {format_s(stats.p95)}"
+                f"  {label:<14}p50 {display_duration(stats.p50)}  p95 {display_duration(stats.p95)}"
                 f"  (n={stats.count})"
             )
     return lines
@@ -199,7 +183,7 @@ def render_summary(state: RunState) -> RenderableType:
 
 
 def _stat_cells(count: int, *values: float) -> list[str]:
-    return [format_s(v) if count else "-" for v in values]
+    return [display_duration(v) if count else "-" for v in values]
 
 
 # -- dashboard sections ----------------------------------------------------------------
@@ -298,7 +282,7 @@ def _priorities(state: RunState, *, width: int, framed: bool) -> Section:
 
 
 def _worker_cells(state: RunState, row: WorkerRow) -> list[str | Text]:
-    on_it = format_s(max(state.t - row.since_t, 0.0)) if row.task_id else ""
+    on_it = display_duration(max(state.t - row.since_t, 0.0)) if row.task_id else ""
     return [
         row.name,
         Text(row.state, style=STATE_STYLES.get(row.state, "")),
@@ -407,7 +391,9 @@ def describe_fault(fault: FaultInfo) -> str:
         rate = f"{fault.rate * 100:.0f}%" if fault.rate is not None else "?"
         what = f"{fault.error} errors on {rate} of {scope}"
     elif fault.kind == "worker_crash":
-        restart = format_s(fault.restart_after) if fault.restart_after is not None else "never"
+        restart = (
+            display_duration(fault.restart_after) if fault.restart_after is not None else "never"
+        )
         what = f"{fault.workers} worker(s) down, restart after {restart}"
     else:
         what = fault.kind

@@ -17,10 +17,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dtq.durations import display_duration
 from dtq.fold import metrics
 from dtq.fold.overload import DependencyStats
 from dtq.fold.state import Counts, RunState, WaitStats, nearest_rank
-from dtq.render.dashboard import format_rate, format_s
+from dtq.render.dashboard import format_rate
 from dtq.render.markdown import markdown_table
 
 REPORT_SCHEMA = 1
@@ -248,7 +249,7 @@ def _has_outage(state: RunState) -> bool:
 def _title(report: Report) -> str:
     run = report["run"]
     name = run["scenario"] or "(no run_started)"
-    return f"dtq report: {name}, {run['status']} after {format_s(run['elapsed_s'])}"
+    return f"dtq report: {name}, {run['status']} after {display_duration(run['elapsed_s'])}"
 
 
 def _subtitle(report: Report) -> str:
@@ -263,7 +264,7 @@ def _subtitle(report: Report) -> str:
 
 def _wait_cells(wait: dict[str, Any]) -> list[str]:
     values = (wait["mean_s"], *(wait[key] for _, key in WAIT_COLUMNS))
-    return [str(wait["count"]), *("-" if v is None else format_s(v) for v in values)]
+    return [str(wait["count"]), *("-" if v is None else display_duration(v) for v in values)]
 
 
 def _label(group: dict[str, Any]) -> str:
@@ -339,7 +340,11 @@ def _overload_tables(report: Report) -> list[tuple[str, Sequence[str], list[list
     overload = report["overload"]
     recovery = overload["recovery_s"]
     recovered = (
-        "no fault" if recovery is None else "never" if recovery == "never" else format_s(recovery)
+        "no fault"
+        if recovery is None
+        else "never"
+        if recovery == "never"
+        else display_duration(recovery)
     )
     rows = [
         ["attempts per task", f"{overload['attempts_per_task']:.2f}"],
@@ -358,7 +363,7 @@ def _dependency_row(dep: dict[str, Any]) -> list[str]:
         str(dep["calls"]),
         str(dep["peak_in_flight"]),
         str(dep["peak_line"]),
-        format_s(wait) if wait is not None else "-",
+        display_duration(wait) if wait is not None else "-",
         ", ".join(f"{name} {n}" for name, n in outcomes.items()),
     ]
 
@@ -392,7 +397,7 @@ def _worker_rows(report: Report) -> list[list[str]]:
             str(w["tasks_done"]),
             str(w["failures"]),
             str(w["crashes"]),
-            format_s(w["busy_s"]),
+            display_duration(w["busy_s"]),
             f"{w['utilisation'] * 100:.1f}%",
         ]
         for w in report["workers"]

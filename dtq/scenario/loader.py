@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dtq.durations import DURATION_PATTERN, format_duration
 from dtq.errors import ScenarioError, UsageError
-from dtq.scenario.durations import DURATION_PATTERN, SECONDS_CONTEXT, format_duration
+from dtq.scenario.durations import SECONDS_CONTEXT
 from dtq.scenario.messages import describe_errors, dotted
 from dtq.scenario.models import Scenario
 from dtq.scenario.overrides import Override, apply_overrides, digest

@@ -14,7 +14,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from dtq.fold.expect import format_seconds
+from dtq.durations import display_duration
 from dtq.render.markdown import markdown_table
 from dtq.study.result import (
     CONFIDENCE,
@@ -48,7 +48,7 @@ def heading(name: str) -> str:
 
 def _number(name: str, value: float) -> str:
     if name.startswith(_SECONDS):
-        return format_seconds(value)
+        return display_duration(value)
     if name == "completed_pct":
         return f"{value:.1f}%"
     if name == "attempts_per_task":

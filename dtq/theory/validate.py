@@ -34,13 +34,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from dtq.durations import format_duration
 from dtq.engine import runner
 from dtq.errors import DtqError, SchedulerFault
 from dtq.events import STATUS_COMPLETED, TASK_STARTED
 from dtq.fold.state import RunState
 from dtq.log.reader import iter_events
 from dtq.scenario import load_scenario
-from dtq.scenario.durations import format_duration
 from dtq.theory.stats import student_t_quantile
 
 WARMUP_FRACTION = 0.05

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dtq.errors import ScenarioError
-from dtq.fold.expect import Check, evaluate, format_checks, format_seconds
+from dtq.fold.expect import Check, evaluate, format_checks
 from dtq.fold.state import fold_events
 from dtq.scenario import validate_text
 from tests.helpers import run_virtual, scenario
@@ -68,11 +68,3 @@ expect:
     assert "x.yaml:6:14: expect.wait_p95.1: no task type has priority 1; known: 5" in str(
         caught.value
     )
-
-
-@pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [(0.0, "0s"), (0.00169312, "1.69ms"), (0.0123, "12.3ms"), (2.41283, "2.41s")],
-)
-def test_measured_durations_show_three_significant_digits(seconds: float, shown: str) -> None:
-    assert format_seconds(seconds) == shown

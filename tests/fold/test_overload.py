@@ -129,10 +129,10 @@ def test_a_wrong_dlq_cap_is_named_at_its_place_without_union_names(tmp_path: Pat
 
 
 def test_huge_times_from_a_damaged_log_give_infinity_not_an_error() -> None:
+    from dtq.durations import display_duration
     from dtq.fold.state import mean_of
-    from dtq.render.dashboard import format_s
 
     assert mean_of([1.7e308, 1.7e308]) == math.inf
     assert mean_of([1.0, 2.0]) == 1.5
-    assert format_s(math.inf) == "inf"
-    assert format_s(125.0) == "2m05s"
+    assert display_duration(math.inf) == "inf"
+    assert display_duration(125.0) == "2m05s"

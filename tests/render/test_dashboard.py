@@ -17,7 +17,6 @@ from dtq.render import live
 from dtq.render.dashboard import (
     DLQ_ROWS_MAX,
     bar,
-    format_s,
     format_speed,
     position_line,
     progress_line,
@@ -218,18 +217,6 @@ def test_speeds_print_as_multiples_and_fractions() -> None:
         "×1/2",
         "×1/64",
         "×0.3",
-    ]
-
-
-def test_durations_below_a_second_keep_three_digits() -> None:
-    assert [format_s(s) for s in (0.0, 0.00255, 0.0123, 0.85, 0.9996, 2.345, 12.34)] == [
-        "0ms",
-        "2.55ms",
-        "12.3ms",
-        "850ms",
-        "1.00s",
-        "2.35s",
-        "12.3s",
     ]
 
 

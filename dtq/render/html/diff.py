@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dtq.compare.diff import MAX_LISTED, Diff
-from dtq.fold.expect import format_seconds
+from dtq.durations import display_duration
 from dtq.fold.state import RunState
 from dtq.render.html import timeline as tl
 from dtq.render.html.charts import DASH_B, Chart
@@ -197,7 +197,7 @@ def _metric(name: str, value: float | None) -> str:
     if value is None:
         return "-"
     if name.endswith("_s"):
-        return format_seconds(value)
+        return display_duration(value)
     if name == "success_rate":
         return f"{value:.2%}"
     return f"{value:.4g}"

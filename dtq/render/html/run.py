@@ -13,9 +13,9 @@ from typing import Any
 import pydantic
 import yaml
 
+from dtq.durations import display_duration
 from dtq.fold import metrics
 from dtq.fold.expect import Check, evaluate
-from dtq.render.dashboard import format_s
 from dtq.render.html import charts as ch
 from dtq.render.html import timeline as tl
 from dtq.render.html.charts import Chart
@@ -98,7 +98,7 @@ def _header(report: Report) -> str:
     run = report["run"]
     return (
         f"<h1>{esc(run['scenario'] or 'run')}: {esc(run['status'])} after "
-        f"{esc(format_s(run['elapsed_s']))}</h1><p class=sub>seed {esc(run['seed'])} · "
+        f"{esc(display_duration(run['elapsed_s']))}</h1><p class=sub>seed {esc(run['seed'])} · "
         f"{esc(run['clock'])} clock · {esc(run['policy'])} policy · {esc(run['workers'])} "
         f"workers · {esc(run['backend'])} backend · dtq {esc(run['dtq'])}</p>"
     )
@@ -155,7 +155,7 @@ def _key_numbers(state: SeriesState, report: Report) -> list[tuple[str, str]]:
         ("retries", f"{totals['retried']:,}"),
         ("pending", f"{totals['pending']:,}"),
         ("goodput", f"{report['throughput_per_s']:,.1f}/s"),
-        ("run time", format_s(report["run"]["elapsed_s"])),
+        ("run time", display_duration(report["run"]["elapsed_s"])),
     ]
 
 
@@ -189,7 +189,9 @@ def _tables(report: Report) -> str:
 
     def cells(row: dict[str, Any]) -> list[str]:
         wait = row["wait"]
-        waits = ["-" if wait[f"{k}_s"] is None else format_s(wait[f"{k}_s"]) for k in wait_heads]
+        waits = [
+            "-" if wait[f"{k}_s"] is None else display_duration(wait[f"{k}_s"]) for k in wait_heads
+        ]
         counts = (
             row["submitted"],
             row["succeeded"],
