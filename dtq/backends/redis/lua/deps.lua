@@ -237,7 +237,7 @@ local function budget_window(spec)
 end
 
 budget_deposit = function(ty)
-  local spec = BUDGET_SPECS[ty]
+  local spec = BUDGET_SPECS and BUDGET_SPECS[ty]
   if spec ~= nil then
     local b = budget_window(spec)
     b.f[#b.f + 1] = NOW
@@ -246,7 +246,7 @@ budget_deposit = function(ty)
 end
 
 budget_allows = function(ty)
-  local spec = BUDGET_SPECS[ty]
+  local spec = BUDGET_SPECS and BUDGET_SPECS[ty]
   if spec == nil then
     return true
   end

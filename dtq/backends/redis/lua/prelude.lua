@@ -22,8 +22,8 @@ local STATE, PRIORITY_WEIGHT, WAIT_WEIGHT = M[4], tonumber(M[5]), tonumber(M[6])
 local VT_MS, OUTAGES, MAX_ATTEMPTS = tonumber(M[7]), M[8], tonumber(M[9])
 -- Per task type: its retry budget ({o = owner, r = ratio, m = reserve, w = window}) and
 -- its `expires` (seconds); empty for runs without them.
-local BUDGET_SPECS = cjson.decode(M[10] or '{}')
-local EXPIRES = cjson.decode(M[11] or '{}')
+local BUDGET_SPECS = M[10] and M[10] ~= '{}' and cjson.decode(M[10]) or nil
+local EXPIRES = M[11] and M[11] ~= '{}' and cjson.decode(M[11]) or nil
 -- Defined by the dependency part (deps.lua), used by fail and lose below: a call whose
 -- attempt is over is abandoned at the dependency; a retry asks its type's budget.
 local abandon_call, budget_allows, budget_deposit

@@ -12,7 +12,7 @@ local added = 0
 for _, task in ipairs(cjson.decode(ARGV[2])) do
   local id = task[1]
   local rec = {ty = task[2], p = task[3], i = task[4] and 1 or 0, n = 0}
-  if EXPIRES[rec.ty] ~= nil then
+  if EXPIRES and EXPIRES[rec.ty] ~= nil then
     rec.su = NOW -- when its expiry counts from
   end
   enqueue(id, rec, NOW)

@@ -47,7 +47,7 @@ end
 
 -- A task not started within its type's `expires` of its submission.
 local function is_expired(rec)
-  local expires_s = EXPIRES[rec.ty]
+  local expires_s = EXPIRES and EXPIRES[rec.ty]
   return expires_s ~= nil and rec.su ~= nil and NOW - rec.su > expires_s
 end
 
@@ -69,7 +69,7 @@ local function start(id, rec, leases)
   rec.n = n
   emit({'task_started', NOW, id, rec.ty, rec.p, n, worker, round6(NOW - rec.r)})
   count('started')
-  if n == 1 then
+  if n == 1 and BUDGET_SPECS then
     budget_deposit(rec.ty)
   end
   if rec.e ~= nil then
@@ -120,7 +120,7 @@ if want > 0 and down == 0 then
   local instant_batch = nil
   for i, id in ipairs(ids) do
     local rec = get(id)
-    if rec ~= nil and rec.e == nil and is_expired(rec) then
+    if EXPIRES and rec ~= nil and rec.e == nil and is_expired(rec) then
       expire(id, rec) -- dead-lettered on delivery: it never starts
     else
       local instant = rec ~= nil and rec.i == 1
