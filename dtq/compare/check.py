@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from dtq.compare.baseline import (
     DEFAULT_BASELINES,
@@ -24,16 +25,25 @@ from dtq.compare.baseline import (
     simulate_scenario,
     write_baseline,
 )
-from dtq.compare.diff import MAX_LISTED, DlqChanges, compare_dlq, settings_changes
+from dtq.compare.diff import DlqChanges, compare_dlq, dlq_entries, settings_changes
 from dtq.errors import DtqError, Interrupted
 from dtq.fold.expect import Check, evaluate, format_checks
+from dtq.render.dlq_changes import SideWords, dlq_tables
 from dtq.render.markdown import markdown_table
+from dtq.render.tables import MAX_LISTED, markdown_lines
 from dtq.scenario import LoadedScenario, load_scenario
 from dtq.scenario.overrides import Override
 
 SCENARIO_GLOBS = ("*.yaml", "*.yml")
 DEFAULT_SCENARIOS = Path("scenarios")
 SCENARIO_CHANGED = "scenario changed; DLQ unchanged"
+BASELINE_AND_RUN: Final = SideWords(
+    only_in_a="Only in the baseline (no longer dead-lettered)",
+    only_in_b="Only in this run (newly dead-lettered)",
+    changed="Dead-lettered differently",
+    change="baseline -> now",
+)
+"""How dtq check names the baseline and this run in the DLQ tables."""
 
 
 @dataclass
@@ -391,38 +401,7 @@ def _cell(lines: Iterable[str]) -> str:
 
 def _markdown_dlq(result: ScenarioCheck, dlq: DlqChanges) -> list[str]:
     lines = [f"### ✗ {result.name}: DLQ differences from `{result.baseline_path}`", ""]
-    headers = ("task", "type", "priority", "reason", "attempts", "last error")
-    for title, records in (
-        ("Only in the baseline (no longer dead-lettered)", dlq.only_in_a),
-        ("Only in this run (newly dead-lettered)", dlq.only_in_b),
-    ):
-        if records:
-            rows = [
-                [r.task_id, r.type, f"P{r.priority}", r.reason, str(r.attempts), r.last_error]
-                for r in records[:MAX_LISTED]
-            ]
-            lines += [f"#### {title}: {len(records)}", "", *markdown_table(headers, rows), ""]
-            lines += _more(len(records))
-    if dlq.changed:
-        rows = [
-            [c.a.task_id, c.a.type, f"P{c.a.priority}", _change_cell(c.a, c.b, c.fields)]
-            for c in dlq.changed[:MAX_LISTED]
-        ]
-        title = f"#### Dead-lettered differently: {len(dlq.changed)}"
-        lines += [
-            title,
-            "",
-            *markdown_table(("task", "type", "priority", "baseline -> now"), rows),
-            "",
-        ]
-        lines += _more(len(dlq.changed))
+    for table in dlq_tables(dlq_entries(dlq), BASELINE_AND_RUN):
+        lines += markdown_lines(table, level=4)
     lines.append(f"Details: `{result.diff_command()}`; if intended: `{result.update_command}`")
     return lines
-
-
-def _change_cell(a: object, b: object, fields: Sequence[str]) -> str:
-    return "; ".join(f"{name} {getattr(a, name)} -> {getattr(b, name)}" for name in fields)
-
-
-def _more(count: int) -> list[str]:
-    return [f"... and {count - MAX_LISTED} more", ""] if count > MAX_LISTED else []

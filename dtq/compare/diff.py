@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -29,11 +29,10 @@ from dtq.compare.baseline import (
 )
 from dtq.durations import display_duration
 from dtq.events import TOTAL_KEYS
-from dtq.render.markdown import markdown_table
+from dtq.render.dlq_changes import SideWords, dlq_tables
+from dtq.render.tables import TitledTable, markdown_lines, more_line
 
 DIFF_SCHEMA_VERSION: Final = 1
-MAX_LISTED: Final = 50
-"""Task ids shown per section in text and markdown (JSON lists them all)."""
 METRIC_NAMES: Final = (
     "wait_p50_s",
     "wait_p95_s",
@@ -199,6 +198,17 @@ def _dlq_section(a: RunResults, b: RunResults, dlq: DlqChanges) -> dict[str, Any
         ]
 
     return {
+        **dlq_entries(dlq),
+        "unchanged": len(a.dlq.keys() & b.dlq.keys()) - len(dlq.changed),
+        "by_reason": grouped("reason", lambda r: r.reason),
+        "by_priority": grouped("priority", lambda r: r.priority),
+        "by_type": grouped("type", lambda r: r.type),
+    }
+
+
+def dlq_entries(dlq: DlqChanges) -> dict[str, list[dict[str, Any]]]:
+    """The entries only in A, only in B and changed, in the JSON shape of `dtq diff`."""
+    return {
         "only_in_a": [record.as_dict() for record in dlq.only_in_a],
         "only_in_b": [record.as_dict() for record in dlq.only_in_b],
         "changed": [
@@ -212,10 +222,6 @@ def _dlq_section(a: RunResults, b: RunResults, dlq: DlqChanges) -> dict[str, Any
             }
             for change in dlq.changed
         ],
-        "unchanged": len(a.dlq.keys() & b.dlq.keys()) - len(dlq.changed),
-        "by_reason": grouped("reason", lambda r: r.reason),
-        "by_priority": grouped("priority", lambda r: r.priority),
-        "by_type": grouped("type", lambda r: r.type),
     }
 
 
@@ -289,17 +295,14 @@ def _metric_row(
 # -- layout shared by text and markdown --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Table:
-    """A titled table; `more` rows were left out (shown as `... and N more`)."""
-
-    title: str
-    headers: Sequence[str]
-    rows: list[list[str]]
-    more: int = 0
-
-
-_Block = str | _Table
+_Block = str | TitledTable
+A_AND_B: Final = SideWords(
+    only_in_a="Only in A (not dead-lettered in B)",
+    only_in_b="Only in B (not dead-lettered in A)",
+    changed="Dead-lettered on both sides, differently",
+    change="A -> B",
+)
+"""How dtq diff names its sides in the DLQ tables."""
 
 
 def headline(diff: Diff) -> str:
@@ -368,7 +371,7 @@ def _settings_blocks(diff: Diff) -> list[_Block]:
         [change["path"], _setting(change, "a"), _setting(change, "b")]
         for change in settings["changes"]
     ]
-    return [_Table("Settings that differ (A -> B)", ("setting", "A", "B"), rows)]
+    return [TitledTable("Settings that differ (A -> B)", ("setting", "A", "B"), rows)]
 
 
 def _setting(change: dict[str, Any], side: str) -> str:
@@ -389,31 +392,18 @@ def _totals_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
         if show_all or row["delta"]
     ]
     title = "Totals" if show_all else "Totals that changed"
-    return [_Table(title, ("total", "A", "B", "change"), rows)]
+    return [TitledTable(title, ("total", "A", "B", "change"), rows)]
 
 
 def _dlq_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
     dlq = diff["dlq"]
     if not diff["differences"]["dlq"]:
         return [f"DLQ: no difference ({diff['a']['dlq_count']} entries on each side)"]
-    headers = ("task", "type", "priority", "reason", "attempts", "last error")
     blocks: list[_Block] = [
         f"DLQ: {len(dlq['only_in_a'])} only in A, {len(dlq['only_in_b'])} only in B, "
-        f"{len(dlq['changed'])} changed, {dlq['unchanged']} the same"
+        f"{len(dlq['changed'])} changed, {dlq['unchanged']} the same",
+        *dlq_tables(dlq, A_AND_B),
     ]
-    for key, title in (
-        ("only_in_a", "Only in A (not dead-lettered in B)"),
-        ("only_in_b", "Only in B (not dead-lettered in A)"),
-    ):
-        if dlq[key]:
-            rows = [_dlq_row(entry) for entry in dlq[key]]
-            blocks.append(_limited(f"{title}: {len(rows)}", headers, rows))
-    if dlq["changed"]:
-        rows = [
-            [c["task_id"], c["type"], f"P{c['priority']}", _what_changed(c)] for c in dlq["changed"]
-        ]
-        title = f"Dead-lettered on both sides, differently: {len(rows)}"
-        blocks.append(_limited(title, ("task", "type", "priority", "A -> B"), rows))
     for key, label in (("reason", "reason"), ("priority", "priority"), ("type", "task type")):
         rows = [
             [
@@ -426,29 +416,8 @@ def _dlq_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
             if show_all or row["delta"]
         ]
         if rows:
-            blocks.append(_Table(f"DLQ by {label}", (label, "A", "B", "change"), rows))
+            blocks.append(TitledTable(f"DLQ by {label}", (label, "A", "B", "change"), rows))
     return blocks
-
-
-def _dlq_row(entry: dict[str, Any]) -> list[str]:
-    return [
-        entry["task_id"],
-        entry["type"],
-        f"P{entry['priority']}",
-        entry["reason"],
-        str(entry["attempts"]),
-        entry["last_error"],
-    ]
-
-
-def _what_changed(change: dict[str, Any]) -> str:
-    return "; ".join(
-        f"{name} {change['a'][name]} -> {change['b'][name]}" for name in change["fields"]
-    )
-
-
-def _limited(title: str, headers: Sequence[str], rows: list[list[str]]) -> _Table:
-    return _Table(title, headers, rows[:MAX_LISTED], more=max(0, len(rows) - MAX_LISTED))
 
 
 def _metrics_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
@@ -479,7 +448,7 @@ def _metrics_blocks(diff: Diff, *, show_all: bool) -> list[_Block]:
             f"; {hidden} per-priority metrics that did not move (or by less than 1ms, "
             "0.01/s, 0.01 pts) not shown: --all shows them"
         )
-    return [_Table(title, headers, rows), legend]
+    return [TitledTable(title, headers, rows), legend]
 
 
 def _metric_cells(row: dict[str, Any], tolerance: str) -> list[str]:
@@ -567,7 +536,7 @@ def render_text(diff: Diff, *, show_all: bool = False) -> RenderableType:
             table.add_row(*(Text(cell) for cell in row))
         parts.append(table)
         if block.more:
-            parts.append(Text(f"... and {block.more} more"))
+            parts.append(Text(more_line(block.more)))
     return Group(*parts)
 
 
@@ -578,9 +547,7 @@ def render_markdown(diff: Diff, *, show_all: bool = False) -> str:
         if isinstance(block, str):
             lines += [block, ""]
             continue
-        lines += [f"### {block.title}", "", *markdown_table(block.headers, block.rows), ""]
-        if block.more:
-            lines += [f"... and {block.more} more", ""]
+        lines += markdown_lines(block)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -25,7 +25,6 @@ from dtq.compare.baseline import (
 )
 from dtq.compare.diff import (
     DIFF_JSON_SCHEMA,
-    MAX_LISTED,
     build_diff,
     compare_dlq,
     is_failure,
@@ -35,6 +34,7 @@ from dtq.compare.diff import (
 )
 from dtq.errors import UsageError
 from dtq.events import TOTAL_KEYS
+from dtq.render.tables import MAX_LISTED
 from tests.compare.conftest import ROOT, SCENARIOS, write_tiny
 from tests.compare.schema_subset import validate
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dtq.compare.diff import MAX_LISTED, Diff
+from dtq.compare.diff import Diff
 from dtq.durations import display_duration
 from dtq.fold.state import RunState
+from dtq.render.dlq_changes import ENTRY_HEADERS, entry_row
 from dtq.render.html import timeline as tl
 from dtq.render.html.charts import DASH_B, Chart
 from dtq.render.html.page import chart_grid, esc, page
 from dtq.render.html.series import SeriesState
 from dtq.render.html.tables import Row, table
 from dtq.render.html.timeline import Shown
+from dtq.render.tables import MAX_LISTED
 
 
 def render_diff_html(diff: Diff, a: RunState | None, b: RunState | None) -> str:
@@ -145,18 +147,11 @@ def _grouped(rows: Sequence[dict[str, Any]], key: str) -> list[Row]:
 def _entries(title: str, entries: Sequence[dict[str, Any]]) -> str:
     if not entries:
         return ""
-    heads = ["task", "type", "priority", "reason", "attempts", "last error"]
-    rows: list[Row] = [
-        (
-            [e["task_id"]],
-            [e["type"], f"P{e['priority']}", e["reason"], str(e["attempts"]), e["last_error"]],
-            None,
-        )
-        for e in entries[:MAX_LISTED]
-    ]
+    cells = [entry_row(entry) for entry in entries[:MAX_LISTED]]
+    rows: list[Row] = [([task], rest, None) for task, *rest in cells]
     more = len(entries) - MAX_LISTED
     caption = f"{title}: {len(entries):,} tasks" + (f" (first {MAX_LISTED})" if more > 0 else "")
-    return table(caption, heads, rows)
+    return table(caption, ENTRY_HEADERS, rows)
 
 
 def _changed(changes: Sequence[dict[str, Any]]) -> str:
