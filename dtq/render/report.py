@@ -112,23 +112,29 @@ def _round(value: float) -> float:
     return round(value, 6)
 
 
+_RUN_KEYS = (
+    "scenario_path",
+    "scenario_sha256",
+    "seed",
+    "clock",
+    "time_scale",
+    "workers",
+    "backend",
+    "policy",
+    "max_attempts",
+    "expected_tasks",
+    "started_at",
+    "dtq",
+)
+"""What the run section copies from run_started as it is (its `scenario` is scenario_name)."""
+
+
 def _run_section(state: RunState) -> dict[str, Any]:
     meta = state.meta
     finished = state.finished or {}
     return {
         "scenario": meta.scenario_name if meta else None,
-        "scenario_path": meta.scenario_path if meta else None,
-        "scenario_sha256": meta.scenario_sha256 if meta else None,
-        "seed": meta.seed if meta else None,
-        "clock": meta.clock if meta else None,
-        "time_scale": meta.time_scale if meta else None,
-        "workers": meta.workers if meta else None,
-        "backend": meta.backend if meta else None,
-        "policy": meta.policy if meta else None,
-        "max_attempts": meta.max_attempts if meta else None,
-        "expected_tasks": meta.expected_tasks if meta else None,
-        "started_at": meta.started_at if meta else None,
-        "dtq": meta.dtq if meta else None,
+        **{key: getattr(meta, key) if meta else None for key in _RUN_KEYS},
         "status": state.status if state.finished is not None else UNFINISHED,
         "finished": state.finished is not None,
         "elapsed_s": _round(state.elapsed_s),

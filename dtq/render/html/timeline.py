@@ -45,6 +45,21 @@ class Shown:
         """A legend entry: `what`, prefixed by the run's label in a diff."""
         return f"{self.label}: {what}" if self.label else what
 
+    def line(
+        self,
+        x: Sequence[float],
+        y: Sequence[float | None],
+        what: str,
+        colour: str,
+        *,
+        step: bool = False,
+        unit: str = "",
+    ) -> Trace:
+        """A line of this run: named `what` in the legend, drawn in the run's style."""
+        return ch.line(
+            x, y, name=self.name(what), dash=self.dash, colour=colour, step=step, unit=unit
+        )
+
 
 def windows(runs: Sequence[Shown]) -> list[FaultWindow]:
     """The fault windows of every run shown, each distinct window once."""
@@ -54,6 +69,14 @@ def windows(runs: Sequence[Shown]) -> list[FaultWindow]:
             if window not in found:
                 found.append(window)
     return found
+
+
+def _over_time(
+    runs: Sequence[Shown], traces: list[Trace], *, key: str, title: str, y_title: str, hint: str
+) -> Chart:
+    """A chart against the time since the start, the runs' fault windows shaded."""
+    layout = ch.layout(x_title=TIME_AXIS, y_title=y_title, windows=windows(runs))
+    return Chart(key=key, title=title, hint=hint, traces=traces, layout=layout)
 
 
 def _priorities(runs: Sequence[Shown]) -> list[int]:
@@ -75,23 +98,15 @@ def backlog_chart(runs: Sequence[Shown]) -> Chart | None:
         times, columns = thinned(run.state, _budget(runs, len(priorities)))
         for p in priorities:
             values = columns.get(backlog_key(p), [0.0] * len(times))
-            traces.append(
-                ch.line(
-                    times,
-                    values,
-                    name=run.name(f"P{p}"),
-                    dash=run.dash,
-                    colour=ch.priority_colour(p),
-                    unit=" tasks",
-                )
-            )
-    return Chart(
+            traces.append(run.line(times, values, f"P{p}", ch.priority_colour(p), unit=" tasks"))
+    return _over_time(
+        runs,
+        traces,
         key="backlog",
         title="Backlog per priority",
+        y_title="tasks waiting",
         hint="Tasks waiting to start (ready or backing off before a retry). A line that "
         "keeps rising is a priority the workers cannot keep up with; shaded: fault windows.",
-        traces=traces,
-        layout=ch.layout(x_title=TIME_AXIS, y_title="tasks waiting", windows=windows(runs)),
     )
 
 
@@ -103,13 +118,14 @@ def work_chart(runs: Sequence[Shown], *, throughput: bool = True) -> Chart | Non
     traces = []
     for run in runs:
         traces += _work_traces(run, throughput=throughput)
-    return Chart(
+    return _over_time(
+        runs,
+        traces,
         key="work",
         title="Throughput, goodput and attempts",
+        y_title="per second",
         hint="Per second. Attempts above goodput are retries spent on failing work; "
         "goodput dropping inside a shaded fault window is the fault's cost.",
-        traces=traces,
-        layout=ch.layout(x_title=TIME_AXIS, y_title="per second", windows=windows(runs)),
     )
 
 
@@ -123,14 +139,8 @@ def _work_traces(run: Shown, *, throughput: bool) -> list[Trace]:
     if throughput:
         lines.insert(1, ("throughput (tasks ended)", ended, 1))
     return [
-        ch.line(
-            times,
-            per_second(times, values),
-            name=run.name(name),
-            dash=run.dash,
-            colour=ch.series_colour(colour),
-            step=True,
-            unit="/s",
+        run.line(
+            times, per_second(times, values), name, ch.series_colour(colour), step=True, unit="/s"
         )
         for name, values, colour in lines
     ]
@@ -145,16 +155,8 @@ def wait_chart(runs: Sequence[Shown]) -> Chart | None:
             if points:
                 waits_ms = [wait * 1000 for wait, _ in points]
                 shares = [share * 100 for _, share in points]
-                traces.append(
-                    ch.line(
-                        waits_ms,
-                        shares,
-                        name=run.name(f"P{priority}"),
-                        dash=run.dash,
-                        colour=ch.priority_colour(priority),
-                        unit="%",
-                    )
-                )
+                colour = ch.priority_colour(priority)
+                traces.append(run.line(waits_ms, shares, f"P{priority}", colour, unit="%"))
     if not traces:
         return None
     return Chart(
@@ -181,24 +183,19 @@ def dead_letter_chart(runs: Sequence[Shown], *, stacked: bool = True) -> Chart |
     for run in runs:
         times, _ = thinned(run.state, _budget(runs, len(reasons)))
         for reason, counts in dead_letters_by_reason(run.state, times).items():
-            trace = ch.line(
-                times,
-                _cumulative(counts),
-                name=run.name(reason),
-                dash=run.dash,
-                colour=ch.series_colour(reasons.index(reason) + 2),
-                unit=" tasks",
-            )
+            colour = ch.series_colour(reasons.index(reason) + 2)
+            trace = run.line(times, _cumulative(counts), reason, colour, unit=" tasks")
             if stacked:
                 trace["stackgroup"] = "dlq"
             traces.append(trace)
-    return Chart(
+    return _over_time(
+        runs,
+        traces,
         key="dead_letters",
         title="Dead letters by reason",
+        y_title="tasks dead-lettered",
         hint="Tasks given up on so far, by reason. A steep rise shows when tasks were "
         "lost; compare it with the shaded fault windows.",
-        traces=traces,
-        layout=ch.layout(x_title=TIME_AXIS, y_title="tasks dead-lettered", windows=windows(runs)),
     )
 
 
@@ -210,32 +207,21 @@ def workers_chart(runs: Sequence[Shown]) -> Chart | None:
     traces = []
     for run in runs:
         times, columns = thinned(run.state, RATE_POINTS, mean_of=(BUSY_WORKERS, UP_WORKERS))
-        up = ch.line(
-            times,
-            columns[UP_WORKERS],
-            name=run.name("workers up"),
-            dash=run.dash,
-            colour=ch.series_colour(9),
-            step=True,
-        )
-        busy = ch.line(
-            times,
-            columns[BUSY_WORKERS],
-            name=run.name("workers busy"),
-            dash=run.dash,
-            colour=ch.series_colour(0),
-            step=True,
+        up = run.line(times, columns[UP_WORKERS], "workers up", ch.series_colour(9), step=True)
+        busy = run.line(
+            times, columns[BUSY_WORKERS], "workers busy", ch.series_colour(0), step=True
         )
         if len(runs) == 1:
             busy["fill"] = "tozeroy"
         traces += [up, busy]
-    return Chart(
+    return _over_time(
+        runs,
+        traces,
         key="workers",
         title="Workers busy",
+        y_title="workers",
         hint="Workers running an attempt (mean over each step) under the workers that are "
         "up. Busy at the ceiling means the workers are the bottleneck; a dip in 'up' is a crash.",
-        traces=traces,
-        layout=ch.layout(x_title=TIME_AXIS, y_title="workers", windows=windows(runs)),
     )
 
 
@@ -251,31 +237,18 @@ def dependency_charts(runs: Sequence[Shown]) -> list[Chart]:
             times, columns = thinned(run.state, RATE_POINTS * 2)
             in_flight, line = dependency_keys(name)
             traces += [
-                ch.line(
-                    times,
-                    columns[in_flight],
-                    name=run.name("in flight"),
-                    dash=run.dash,
-                    colour=ch.series_colour(0),
-                    step=True,
-                ),
-                ch.line(
-                    times,
-                    columns[line],
-                    name=run.name("in line"),
-                    dash=run.dash,
-                    colour=ch.series_colour(1),
-                    step=True,
-                ),
+                run.line(times, columns[in_flight], "in flight", ch.series_colour(0), step=True),
+                run.line(times, columns[line], "in line", ch.series_colour(1), step=True),
             ]
         found.append(
-            Chart(
+            _over_time(
+                runs,
+                traces,
                 key=f"dependency_{index}",
                 title=f"Dependency {name}: in flight and in line",
+                y_title="calls",
                 hint="Calls being served and calls waiting for a slot. A line that grows while "
                 "in-flight sits at its limit is the dependency saturated.",
-                traces=traces,
-                layout=ch.layout(x_title=TIME_AXIS, y_title="calls", windows=windows(runs)),
             )
         )
     return found
