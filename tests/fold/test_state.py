@@ -375,7 +375,7 @@ def test_the_factory_logs_have_gapless_seq_and_ordered_time() -> None:
 def test_each_run_that_did_not_decide_its_task_is_one_duplicate_run() -> None:
     """A run started after its task ended, or ended after it did, or failed after its lease
     was lost, counts once; a lost run that never reports is a redelivery, not a duplicate."""
-    state = fold(redelivered_log().events)
+    state = fold_events(redelivered_log().events)
     assert state.duplicates == DUPLICATE_RUNS
     totals = state.totals()
     assert (totals["succeeded"], totals["redelivered"], totals["pending"]) == (5, 5, 0)
@@ -392,6 +392,6 @@ def test_a_late_success_of_a_dead_lettered_task_is_a_duplicate_run_not_a_success
     b.fail(1.1, "email-000000", "w02", error="bad_input", run_s=0.1, retry_at=None)
     b.dead_letter(1.1, "email-000000", reason="non_retryable")
     b.lost_run_ended(1.2, "email-000000", "w01", attempt=1, run_s=1.2)
-    state = fold(b.events)
+    state = fold_events(b.events)
     assert state.duplicates == 1
     assert (state.succeeded, state.dead_lettered) == (0, 1)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from dtq.cli import main
 from dtq.engine import runner
 from dtq.errors import LogFormatError
-from dtq.log.reader import fold
+from dtq.log.reader import fold_log
 from dtq.log.verify import Verdict, verdict_lines, verify_log
 from dtq.render.dashboard import summary_lines
 from dtq.scenario import load_scenario
@@ -304,7 +304,7 @@ def test_verify_and_report_count_the_same_duplicate_runs(
     assert orjson.loads(capsys.readouterr().out)["duplicate_runs"] == DUPLICATE_RUNS
     assert main(["report", str(log)]) == 0
     assert re.search(rf"duplicate runs\s+{DUPLICATE_RUNS}\b", capsys.readouterr().out)
-    assert f"  duplicates    {DUPLICATE_RUNS}" in summary_lines(fold(log)[0])
+    assert f"  duplicates    {DUPLICATE_RUNS}" in summary_lines(fold_log(log)[0])
     main(["diff", str(log), str(log), "--format", "json"])
     totals = {row["name"]: row for row in orjson.loads(capsys.readouterr().out)["totals"]}
     assert (totals["duplicate_runs"]["a"], totals["duplicate_runs"]["b"]) == (4, 4)
