@@ -457,7 +457,7 @@ def _metric_cells(row: dict[str, Any], tolerance: str) -> list[str]:
         _METRIC_LABELS[row["metric"]],
         _metric(row["metric"], row["a"]),
         _metric(row["metric"], row["b"]),
-        _metric_delta(row["metric"], row["delta"]),
+        _metric(row["metric"], row["delta"], change=True),
         "-" if row["change_pct"] is None else f"{row['change_pct']:+.1f}%",
         _verdict(row, tolerance),
     ]
@@ -484,24 +484,17 @@ _METRIC_LABELS: Final = {
 }
 
 
-def _metric(name: str, value: float | None) -> str:
+def _metric(name: str, value: float | None, *, change: bool = False) -> str:
+    """A metric's value (`1.20ms`, `12.50/s`, `99.50%`), or with `change` a signed change
+    of it (`+1.20ms`, `-0.50/s`, `+0.25 pts`)."""
     if value is None:
         return "-"
+    sign = "+" if change else ""
     if name == "throughput_per_s":
-        return f"{value:.2f}/s"
+        return f"{value:{sign}.2f}/s"
     if name == "success_rate":
-        return f"{value * 100:.2f}%"
-    return display_duration(value)
-
-
-def _metric_delta(name: str, delta: float | None) -> str:
-    if delta is None:
-        return "-"
-    if name == "throughput_per_s":
-        return f"{delta:+.2f}/s"
-    if name == "success_rate":
-        return f"{delta * 100:+.2f} pts"
-    return ("+" if delta >= 0 else "-") + display_duration(abs(delta))
+        return f"{value * 100:{sign}.2f}" + (" pts" if change else "%")
+    return ("+" if change and value >= 0 else "") + display_duration(value)
 
 
 def _pct(value: float) -> str:
