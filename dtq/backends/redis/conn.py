@@ -31,6 +31,11 @@ SOCKET_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 2.0
 GONE_MARK = "DTQ_GONE"
 
+# A thread holds at most one connection at a time, but a worker waiting for work or for
+# its turn in a dependency's line holds it while it blocks: with hundreds of worker
+# threads, the client's default pool of 100 would run out. This cap only guards a leak.
+MAX_CONNECTIONS = 10_000
+
 _FIRST_PAUSE_S = 0.05
 _MAX_PAUSE_S = 1.0
 
@@ -78,6 +83,7 @@ class RedisConnection:
                 socket_timeout=SOCKET_TIMEOUT_S,
                 socket_connect_timeout=CONNECT_TIMEOUT_S,
                 client_name=client_name,
+                max_connections=MAX_CONNECTIONS,
                 # Retries are ours (`call`): redis-py's own would hide the deadline.
                 retry=Retry(NoBackoff(), 0),
             )

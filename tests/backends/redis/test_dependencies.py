@@ -311,3 +311,31 @@ def test_an_expired_task_is_dead_lettered_on_delivery_and_never_starts(
     assert expired and totals["dead_lettered"] == len(expired)
     assert all(e["reason"] == "expired" for e in _named(events, "task_dead_lettered"))
     assert not expired & {e["task_id"] for e in _named(events, "task_started")}
+
+
+def test_a_crash_fault_abandons_the_calls_of_the_attempts_it_kills(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """Workers killed while their calls wait in line or are served: the attempts fail with
+    crash and are retried, the calls stay and are served for nobody (abandoned), and the
+    run ends with every call and every task accounted for."""
+    fields = _fields(
+        redis_url,
+        workers=4,
+        retry={"max_attempts": 3, "backoff": "fixed", "base_delay": "10ms"},
+        dependencies={"db": {"concurrency": 1, "latency": "300ms"}},
+        task_types={"job": {"steps": [{"call": "db"}]}},
+        arrivals=[{"pattern": "burst", "task": "job", "count": 4}],
+        faults=[{"kind": "worker_crash", "at": "400ms", "workers": 2, "restart_after": "100ms"}],
+    )
+    result, events = _run(tmp_path, fields)
+    assert result.status == STATUS_COMPLETED, result.error
+    totals = _accounted(events)
+    crashed = [e for e in _named(events, "task_failed") if e["error"] == "crash"]
+    assert crashed and totals["succeeded"] == 4
+    outcomes = Counter(e["outcome"] for e in _named(events, "call_ended"))
+    # Each killed attempt had offered its call (all four were claimed at once, long before).
+    assert 0 < outcomes["abandoned"] <= len(crashed), outcomes
+    started = Counter((e["task_id"], e["attempt"]) for e in _named(events, "call_started"))
+    assert started == Counter((e["task_id"], e["attempt"]) for e in _named(events, "call_ended"))
+    assert _most_in_flight(events, "db") == 1

@@ -289,3 +289,28 @@ def test_a_pause_of_redis_as_long_as_the_visibility_timeout_loses_no_worker(
     assert "worker_crashed" not in names and "task_redelivered" not in names
     assert store.work(name, _success("job-000001", 1), 0).state == "running"
     assert _counts(client, store)["succeeded"] == 1
+
+
+def test_hundreds_of_threads_can_block_on_redis_at_once(redis_url: str, namespace: str) -> None:
+    """150 workers waiting for work (or their turn in a line) at the same time each hold a
+    connection: the connection's pool must not run out (the client's default is 100)."""
+    # No riding out: a pool that ran out would be hidden by retrying until others finish.
+    conn = RedisConnection(redis_url, client_name=f"dtq:{namespace}:test", ride_out_s=0.0)
+    store = RunStore(conn, RunKeys(namespace, "many"))
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(150)
+
+    def wait() -> None:
+        try:
+            barrier.wait(timeout=JOIN_TIMEOUT_S)
+            store.wait_turn("w01", 0.5)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=wait) for _ in range(150)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=JOIN_TIMEOUT_S)
+    conn.close()
+    assert not failures, failures[0]
