@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dtq.durations import display_duration, format_duration, parse_duration
+from dtq.durations import display_delay, display_duration, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -98,3 +98,19 @@ def test_signs_and_infinity_are_shown_plainly() -> None:
     assert display_duration(-0.0123) == "-12.3ms"
     assert display_duration(math.inf) == "inf"
     assert display_duration(-math.inf) == "-inf"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0.0, "0s"),
+        (0.25, "250ms"),
+        (42.0, "42s"),
+        (450.0, "7.5m"),
+        (11_520.0, "3.2h"),
+        (1_763_395.0, "20.41d"),
+    ],
+)
+def test_a_planned_delay_is_shown_in_the_largest_unit_that_fits(seconds: float, shown: str) -> None:
+    """A retry schedule spans milliseconds to weeks: hours and days, not 29390m."""
+    assert display_delay(seconds) == shown

@@ -11,13 +11,12 @@ from typing import Any
 
 from dtq.core.plan import RetryPolicy
 from dtq.core.retry import schedule_s
+from dtq.durations import display_delay
 from dtq.errors import UsageError
 from dtq.scenario import load_scenario
 from dtq.scenario.compile import retry_policy
 from dtq.scenario.models import Retry
 from dtq.scenario.presets import PRESET_NAMES
-
-_DAY_S = 86_400.0
 
 
 def register(subparsers: Any) -> None:
@@ -81,50 +80,36 @@ def schedules_of(target: str) -> list[Schedule]:
     return found
 
 
-def human_s(seconds: float) -> str:
-    """A delay as people read it: 250ms, 42s, 7.5m, 3.2h, 20.41d."""
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        return f"{seconds * 1000:.3g}ms"
-    if seconds < 120:
-        return f"{seconds:.3g}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.3g}m"
-    if seconds < 2 * _DAY_S:
-        return f"{seconds / 3600:.3g}h"
-    return f"{seconds / _DAY_S:.2f}d"
-
-
 def _seconds(seconds: float) -> str:
     """Seconds to the millisecond, without trailing zeros: `1763395s`, `7.5s`."""
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def _span(low: float, high: float) -> str:
-    return human_s(low) if low == high else f"{human_s(low)}..{human_s(high)}"
+    return display_delay(low) if low == high else f"{display_delay(low)}..{display_delay(high)}"
 
 
 def describe(policy: RetryPolicy) -> str:
     """The policy in one line: attempts, shape, jitter, rounding, retry_on and budget."""
+    base, most = display_delay(policy.base_delay_s), display_delay(policy.max_delay_s)
+    delays = ", ".join(display_delay(d) for d in policy.delays_s)
     shapes = {
         "none": "no delay",
-        "fixed": f"fixed {human_s(policy.base_delay_s)}",
-        "exponential": f"exponential {human_s(policy.base_delay_s)} x {policy.multiplier:g}^(n-1)"
-        f", max {human_s(policy.max_delay_s)}",
-        "polynomial": f"polynomial {human_s(policy.base_delay_s)} + (n-1)^{policy.exponent:g}s"
-        f", max {human_s(policy.max_delay_s)}",
-        "delays": "delays " + ", ".join(human_s(d) for d in policy.delays_s) + " (last repeats)",
+        "fixed": f"fixed {base}",
+        "exponential": f"exponential {base} x {policy.multiplier:g}^(n-1), max {most}",
+        "polynomial": f"polynomial {base} + (n-1)^{policy.exponent:g}s, max {most}",
+        "delays": f"delays {delays} (last repeats)",
     }
     parts = [f"{policy.max_attempts} attempts", shapes[policy.backoff], f"jitter {policy.jitter}"]
     if policy.resolution_s:
-        parts.append(f"whole {human_s(policy.resolution_s)}")
+        parts.append(f"whole {display_delay(policy.resolution_s)}")
     if policy.retry_on is not None:
         parts.append("retry_on " + ", ".join(sorted(policy.retry_on)))
     if policy.budget is not None:
         b = policy.budget
         parts.append(
-            f"budget {b.ratio:g} x first attempts + {b.min_per_s:g}/s in {human_s(b.window_s)}"
+            f"budget {b.ratio:g} x first attempts + {b.min_per_s:g}/s "
+            f"in {display_delay(b.window_s)}"
         )
     return "; ".join(parts)
 
