@@ -88,10 +88,12 @@ class Dependency:
         self.served = self.rejected = self.conflicts = 0
         self._tokens = spec.burst
         self._tokens_t = 0.0
+        # Calls served at once now (None: unlimited); worked out when a slowdown scales
+        # it, not on every call.
+        self.capacity = self._capacity()
 
-    @property
-    def capacity(self) -> int | None:
-        """Calls served at once now (None: unlimited); a slowdown scales it, at least 1."""
+    def _capacity(self) -> int | None:
+        """The concurrency scaled by the slowdown in force, at least 1 (None: unlimited)."""
         limit = self.spec.concurrency
         if limit is None:
             return None
@@ -108,7 +110,8 @@ class Dependency:
         if spec.rate_per_s is not None and not self._take_token(now):
             self.rejected += 1
             return Rejection(ERROR_THROTTLED, (1.0 - self._tokens) / spec.rate_per_s)
-        if not self.line and self.has_free_slot():
+        capacity = self.capacity
+        if not self.line and (capacity is None or self.in_service < capacity):
             self._start(call, now)
             return None
         if spec.queue_limit is not None and len(self.line) >= spec.queue_limit:
@@ -145,6 +148,7 @@ class Dependency:
         """A slowdown starts (factors below 1 and above 1) or ends (both 1)."""
         self.factor = factor
         self.latency_factor = latency_factor
+        self.capacity = self._capacity()
         return self._fill(now)
 
     def _start(self, call: Call, now: float) -> None:

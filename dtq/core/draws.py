@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from typing import Final
 
-_MASK: Final = (1 << 64) - 1
-_GOLDEN: Final = 0x9E3779B97F4A7C15
+# SplitMix64's word mask and increment (public: step keys write the mixer out too).
+MASK_64: Final = (1 << 64) - 1
+GOLDEN_GAMMA: Final = 0x9E3779B97F4A7C15
 _TO_UNIT: Final = 2.0**-53
 
 # Independent streams of draws for one attempt.
@@ -22,15 +23,15 @@ STREAM_JITTER: Final = 4
 
 def mix64(value: int) -> int:
     """SplitMix64 finaliser: a well-spread 64-bit hash of a 64-bit integer."""
-    z = (value + _GOLDEN) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    z = (value + GOLDEN_GAMMA) & MASK_64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK_64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK_64
     return z ^ (z >> 31)
 
 
 def seed_part(seed: int) -> int:
     """The part of every task key that depends on the seed alone (worked out once per run)."""
-    return mix64(seed & _MASK)
+    return mix64(seed & MASK_64)
 
 
 def task_key_from(seed_part: int, kind_index: int, number: int) -> int:
@@ -46,9 +47,9 @@ def task_key(seed: int, kind_index: int, number: int) -> int:
 def uniform(key: int, attempt: int, stream: int) -> float:
     """A uniform draw in [0, 1) for one (task, attempt, stream)."""
     # mix64 written out: this runs for every attempt, and a call costs as much as a step.
-    z = ((key ^ ((attempt << 8) | stream)) + _GOLDEN) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    z = ((key ^ ((attempt << 8) | stream)) + GOLDEN_GAMMA) & MASK_64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK_64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK_64
     return ((z ^ (z >> 31)) >> 11) * _TO_UNIT
 
 

@@ -33,7 +33,8 @@ class LocalDriver:
     def __init__(self, sched: Scheduler, plan: Plan, tasks: Iterator[tuple[float, Task]]) -> None:
         self.sched = sched
         self.agenda: Agenda = sched.agenda
-        self._tasks = tasks
+        # The workload, next arrival first (the virtual engine's loop reads it too).
+        self.tasks = tasks
         self.arrivals_left = True
         self._schedule_next_arrival()
         # Scheduled in timeline order, so the counter keeps it for edges at one instant.
@@ -75,7 +76,7 @@ class LocalDriver:
     # -- handlers, one per kind -------------------------------------------------------
 
     def _schedule_next_arrival(self) -> None:
-        entry = next(self._tasks, None)
+        entry = next(self.tasks, None)
         if entry is None:
             self.arrivals_left = False
         else:
@@ -116,7 +117,7 @@ class LocalDriver:
     def _arrive(self, _at: float, task: Task, now: float) -> int:
         self.sched.submit(task, now)
         # _schedule_next_arrival written out: this runs once per task.
-        entry = next(self._tasks, None)
+        entry = next(self.tasks, None)
         if entry is None:
             self.arrivals_left = False
         else:

@@ -61,7 +61,7 @@ class ReadyQueue:
         "_index",
         "_priority_weight",
         "_seq",
-        "_size",
+        "size",
     )
 
     def __init__(self, *, policy: str, aging_interval_s: float = 0.0) -> None:
@@ -76,11 +76,13 @@ class ReadyQueue:
         self._fifos: list[deque[Task]] = []  # one per level, best level first
         self._index: dict[int, int] = {}  # level -> its place in _fifos
         self._best = 0  # every FIFO before this place is empty
-        self._size = 0
+        # How many tasks are queued; read it, never write it (an attribute: the virtual
+        # engine's loop reads it after every action, where a `len()` would cost a call).
+        self.size = 0
 
     def push(self, task: Task, now: float) -> None:
         """Queue `task`, ready since `now`."""
-        self._size += 1
+        self.size += 1
         if self._aging_rate:
             self._seq += 1
             key = task.priority * self._priority_weight + now * self._aging_rate
@@ -96,9 +98,9 @@ class ReadyQueue:
 
     def pop(self) -> Task | None:
         """The next task to run, or None."""
-        if not self._size:
+        if not self.size:
             return None
-        self._size -= 1
+        self.size -= 1
         if self._aging_rate:
             return heapq.heappop(self._heap)[2]
         fifos = self._fifos
@@ -119,4 +121,4 @@ class ReadyQueue:
         return self._index[level]
 
     def __len__(self) -> int:
-        return self._size
+        return self.size

@@ -16,7 +16,8 @@ from dtq.core.budget import Budgets
 from dtq.core.plan import OutageWindow, Plan
 from dtq.core.queues import ReadyQueue
 from dtq.core.retry import Decision
-from dtq.core.steps import Steps
+from dtq.core.rounding import round_us
+from dtq.core.steps import StepAttempt, Steps
 from dtq.core.task import Attempt, Task
 from dtq.events import (
     ERROR_CRASH,
@@ -41,32 +42,6 @@ from dtq.events import (
 Emit = Callable[[Event], None]
 
 BUDGET_DENIED = Decision(retry=False, reason=REASON_BUDGET)
-
-
-# Below this, seconds * 1e6 is an exact-enough float that the fast path of round_us holds.
-_ROUND_US_LIMIT = 1e9
-# A product's rounding error is at most half an ulp: at most this fraction of it (2**-53),
-# taken twice for margin.
-_PRODUCT_ERROR = 2.0**-52
-
-
-def round_us(seconds: float) -> float:
-    """`round(seconds, 6)`, bit for bit, at a fraction of its cost in the common case.
-
-    Times in events are written to the microsecond, several per task, and `round` with
-    digits goes through a decimal conversion. Scaling by 1e6 and rounding to an integer
-    gives the same integer unless the product sits within its rounding error of a half,
-    in which case the exact `round` decides; the integer divided by 1e6 is then the float
-    nearest to it, which is what `round` returns.
-    """
-    if 0.0 < seconds < _ROUND_US_LIMIT:
-        scaled = seconds * 1e6
-        whole = round(scaled)
-        if 0.5 - abs(scaled - whole) > scaled * _PRODUCT_ERROR:
-            return whole / 1e6
-    elif seconds == 0.0:
-        return seconds  # keeps the sign of a zero, as round does
-    return round(seconds, 6)
 
 
 def worker_names(count: int) -> list[str]:
@@ -134,8 +109,13 @@ class Scheduler:
         if number == 1 and self._budgets:
             self._budgets.deposit(kind.name, now)
         # The same draw as a Redis worker's: attempt k of task X goes alike on any backend.
-        run_s, error, message = draw_attempt(kind, task.key, number, self._outages)
-        attempt = Attempt(task, number, worker, now, run_s, error, message)
+        if kind.failures or kind.timeout_s is not None or self._outages:
+            run_s, error, message = draw_attempt(kind, task.key, number, self._outages)
+        else:  # nothing can fail it: draw_attempt would draw the duration alone
+            run_s, error, message = kind.duration.sample(task.key, number), None, ""
+        # A task type with steps gets the attempt that steps.py drives.
+        made = Attempt if kind.steps is None else StepAttempt
+        attempt = made(task, number, worker, now, run_s, error, message)
         self.current[worker] = attempt
         self.started += 1
         self._emit(

@@ -19,14 +19,16 @@ so the same scenario and seed give the same log line for line.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dtq.core.agenda import ATTEMPT_TIMEOUT, CALL_END, STEP_END
 from dtq.core.dependency import Call, Dependency
-from dtq.core.draws import STREAM_FAILURE, mix64, uniform
+from dtq.core.draws import GOLDEN_GAMMA, MASK_64, STREAM_FAILURE, uniform
 from dtq.core.plan import CallStep, DependencyFault, Plan, Step
-from dtq.core.task import Attempt
+from dtq.core.rounding import round_us
+from dtq.core.task import Attempt, Task
 from dtq.events import (
     CALL_ENDED,
     CALL_STARTED,
@@ -50,24 +52,39 @@ CALL_CANCELLED = "cancelled"
 
 def step_key(key: int, position: int) -> int:
     """The draw key of step `position` of a task with `key` (independent of other steps)."""
-    return mix64(key ^ ((position + 1) << 52))
+    # mix64 written out, as draws.uniform does: this runs for every step of every attempt.
+    z = ((key ^ ((position + 1) << 52)) + GOLDEN_GAMMA) & MASK_64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK_64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK_64
+    return z ^ (z >> 31)
 
 
 class StepAttempt(Attempt):
-    """An attempt of a task type with steps: where it is, and the call it waits on."""
+    """An attempt of a task type with steps: where it is, and the call it waits on.
+
+    The scheduler makes one in place of a plain `Attempt` when the task type has steps.
+    """
 
     __slots__ = ("call", "position", "retry_after_s")
 
-    def __init__(self, attempt: Attempt) -> None:
-        super().__init__(
-            attempt.task,
-            attempt.number,
-            attempt.worker,
-            attempt.started_t,
-            attempt.run_s,
-            attempt.error,
-            attempt.message,
-        )
+    def __init__(
+        self,
+        task: Task,
+        number: int,
+        worker: int,
+        started_t: float,
+        run_s: float,
+        error: str | None,
+        message: str,
+    ) -> None:
+        # Attempt's fields set here rather than through super(): one call less per attempt.
+        self.task = task
+        self.number = number
+        self.worker = worker
+        self.started_t = started_t
+        self.run_s = run_s
+        self.error = error
+        self.message = message
         self.position = 0
         self.call: Call | None = None
         self.retry_after_s = 0.0
@@ -90,13 +107,13 @@ class Steps:
     # -- starting -----------------------------------------------------------------------
 
     def begin(self, attempt: Attempt, now: float) -> StepAttempt | None:
-        """Start a stepped attempt; returns it, or None when it ended at once."""
-        stepped = StepAttempt(attempt)
-        self.sched.current[attempt.worker] = stepped
+        """Start a stepped attempt (the scheduler's `start_next` made it); returns it, or
+        None when it ended at once."""
+        assert isinstance(attempt, StepAttempt)
         timeout_s = attempt.task.kind.timeout_s
         if timeout_s is not None:
-            self.agenda.schedule(now + timeout_s, ATTEMPT_TIMEOUT, stepped)
-        return stepped if self._advance(stepped, now) else None
+            self.agenda.schedule(now + timeout_s, ATTEMPT_TIMEOUT, attempt)
+        return attempt if self._advance(attempt, now) else None
 
     # -- the agenda's handlers ------------------------------------------------------------
 
@@ -112,9 +129,11 @@ class Steps:
         dep = self.deps[call.dependency]
         conflict, started = dep.finish(call, now)
         outcome = CALL_ABANDONED if call.abandoned else CALL_CONFLICT if conflict else CALL_OK
-        self._emit_call(CALL_ENDED, attempt, dep, call, now, outcome=outcome)
-        self._started(dep, started, now)
-        if call.abandoned or not self._is_live(attempt):
+        self._emit_call(CALL_ENDED, attempt, dep, call, now, outcome)
+        if started:
+            self._started(dep, started, now)
+        sched = self.sched
+        if call.abandoned or sched.closed or sched.current[attempt.worker] is not attempt:
             return NOBODY
         attempt.call = None
         if conflict:
@@ -122,7 +141,7 @@ class Steps:
             return self._over(attempt)
         if self._advance(attempt, now):
             return NOBODY
-        return self._over(attempt)
+        return attempt.worker if self.on_over is None else self._over(attempt)
 
     def timed_out(self, _at: float, attempt: StepAttempt, now: float) -> int:
         """ATTEMPT_TIMEOUT: the attempt's time is up; its worker gives up on it."""
@@ -205,7 +224,10 @@ class Steps:
             if work_s > 0:
                 self.agenda.schedule(now + work_s, STEP_END, attempt)
                 return True
-        self._end(attempt, now, attempt.error, attempt.message)
+        if attempt.error is None:  # what _end does for a success, two calls shorter
+            self.sched.finish(attempt, now)
+        else:
+            self._end(attempt, now, attempt.error, attempt.message)
         return False
 
     def _call(self, attempt: StepAttempt, step: CallStep, key: int, now: float) -> bool:
@@ -230,15 +252,21 @@ class Steps:
             return False
         attempt.call = call
         if call.started_t is not None:
-            self._started(dep, [call], now)
+            self._serve(dep, call, now)
         return True
 
     def _started(self, dep: Dependency, calls: list[Call], now: float) -> None:
         """Log the calls whose service starts now, and plan their answers."""
         for call in calls:
-            owner: StepAttempt = call.owner  # type: ignore[assignment]
-            self._emit_call(CALL_STARTED, owner, dep, call, now)
-            self.agenda.schedule(now + call.service_s, CALL_END, call)
+            self._serve(dep, call, now)
+
+    def _serve(self, dep: Dependency, call: Call, now: float) -> None:
+        """Log that `call`'s service starts now, and plan its answer."""
+        owner: StepAttempt = call.owner  # type: ignore[assignment]
+        self._emit_call(CALL_STARTED, owner, dep, call, now)
+        # Agenda.schedule written out: one call a step shorter, once per call.
+        agenda = self.agenda
+        heapq.heappush(agenda.heap, (now + call.service_s, CALL_END, next(agenda.counter), call))
 
     def _end(
         self, attempt: StepAttempt, now: float, error: str | None, message: str, **extra: Any
@@ -267,6 +295,9 @@ class Steps:
         served: Call | None = None,
     ) -> None:
         task = attempt.task
+        started_t = call.started_t
+        # `Call.waited_s` written out (a property call per event), to the microsecond.
+        waited_s = started_t - call.arrived_t if started_t is not None else now - call.arrived_t
         event: dict[str, Any] = {
             "seq": 0,
             "t": now,
@@ -276,9 +307,7 @@ class Steps:
             "priority": task.priority,
             "attempt": attempt.number,
             "dependency": dep.spec.name,
-            "waited_s": round(
-                call.waited_s if call.started_t is not None else now - call.arrived_t, 6
-            ),
+            "waited_s": round_us(waited_s),
             "in_flight": dep.in_service,
             "line": len(dep.line),
         }
@@ -286,5 +315,5 @@ class Steps:
             event["outcome"] = outcome
             started = call.started_t if served is None else served.started_t
             # null: cancelled while still in line, never served.
-            event["served_s"] = round(now - started, 6) if started is not None else None
+            event["served_s"] = round_us(now - started) if started is not None else None
         self.sched.emit(event)

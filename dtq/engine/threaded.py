@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 
 from dtq.core.driver import KILLED, LocalDriver
 from dtq.core.plan import Plan
-from dtq.core.scheduler import Scheduler, round_us
+from dtq.core.rounding import round_us
+from dtq.core.scheduler import Scheduler
 from dtq.core.task import Attempt, Task
 from dtq.engine.common import SchedulerEngine, stall_message
 from dtq.errors import RunStalled

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from dtq.core.agenda import ATTEMPT_END
+from dtq.core.agenda import ARRIVAL, ATTEMPT_END
 from dtq.core.driver import KILLED, LocalDriver
 from dtq.core.plan import Plan
 from dtq.core.scheduler import Scheduler
@@ -57,6 +57,7 @@ class VirtualEngine(SchedulerEngine):
         # per push or pop, where a method call each would cost a tenth of a task's life.
         heap, counter, handlers = driver.agenda.heap, driver.agenda.counter, driver.handlers
         heappush, heappop, finish = heapq.heappush, heapq.heappop, sched.finish
+        submit, tasks, ready = sched.submit, driver.tasks, sched.ready
         sink, stepper = self.sink, sched.steps
         pending, batch_size = sink.pending, sink.batch_size
         steps = 0
@@ -77,16 +78,23 @@ class VirtualEngine(SchedulerEngine):
             at, kind, _, item = heappop(heap)
             # Kept on self at every step: a failure mid-run still ends the log at this time.
             self.clock = now = at
-            if kind == ATTEMPT_END:  # the most frequent action, and this engine's own
+            if kind == ATTEMPT_END:  # one per attempt, and this engine's own
                 if finish(item, now):
                     heappush(idle, item.worker)
+            elif kind == ARRIVAL:  # one per task: the driver's handler written out
+                submit(item, now)
+                entry = next(tasks, None)
+                if entry is None:
+                    driver.arrivals_left = False
+                else:
+                    heappush(heap, (entry[0], ARRIVAL, next(counter), entry[1]))
             else:
                 freed = handlers[kind](at, item, now)
                 if freed >= 0:
                     heappush(idle, freed)
                 elif freed == KILLED:
                     idle = self._without_killed(idle)
-            while idle and sched.ready:
+            while idle and ready.size:
                 worker = heappop(idle)
                 started = sched.start_next(worker, now)
                 if started is None:  # every ready task had expired

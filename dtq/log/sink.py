@@ -15,7 +15,10 @@ import fcntl
 import io
 import os
 import stat
+from collections import deque
 from collections.abc import Callable, Iterable, MutableMapping
+from itertools import repeat
+from operator import setitem
 from pathlib import Path
 from typing import IO, Any
 
@@ -211,11 +214,10 @@ class EventSink:
         # The list itself stays: engines hold its bound `append`.
         batch = pending.copy()
         pending.clear()
+        # Numbered by a C loop (map over setitem), not a Python statement per event.
         seq = self.seq
-        for event in batch:
-            seq += 1
-            event["seq"] = seq
-        self.seq = seq
+        deque(map(setitem, batch, repeat("seq"), range(seq + 1, seq + 1 + len(batch))), 0)
+        self.seq = seq + len(batch)
         self._logger.write_batch(batch)
         for observer in self._observers:
             observer(batch)

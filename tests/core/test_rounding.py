@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dtq.core.scheduler import round_us
+from dtq.core.rounding import round_us
 
 _NEAR_HALF = st.integers(min_value=0, max_value=10**9).map(lambda n: (n + 0.5) / 1e6)
 
