@@ -13,7 +13,7 @@ import orjson
 import yaml
 from rich.console import Console
 
-from dtq.commands.output import add_output_option, output_stream, page_path, write_page
+from dtq.commands.output import add_format_options, output_stream, page_path, write_page
 from dtq.compare.baseline import (
     KIND_LOG,
     KIND_SCENARIO,
@@ -52,14 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("a", type=Path, metavar="A", help="log, baseline or scenario")
     parser.add_argument("b", type=Path, metavar="B", help="log, baseline or scenario")
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "markdown", "html"),
-        default="text",
-        help="text tables (default), JSON (docs/diff-json.md), GitHub markdown, or a "
-        "self-contained HTML page with both runs overlaid (docs/pictures.md; needs -o)",
-    )
-    add_output_option(parser)
+    add_format_options(parser, json_doc="docs/diff-json.md", page="with both runs overlaid")
     _add_judging_options(parser)
     parser.set_defaults(handler=handle)
 

@@ -13,6 +13,19 @@ from dtq.errors import UsageError
 HTML_NEEDS_FILE = "--format html writes a page to open in a browser: give -o FILE (e.g. -o {})"
 
 
+def add_format_options(parser: object, *, json_doc: str, page: str) -> None:
+    """Add `--format text|json|markdown|html` and `-o FILE`: `json_doc` documents the JSON,
+    `page` says what the HTML page holds."""
+    parser.add_argument(  # type: ignore[attr-defined]
+        "--format",
+        choices=("text", "json", "markdown", "html"),
+        default="text",
+        help=f"text tables (default), JSON ({json_doc}), GitHub markdown, or a "
+        f"self-contained HTML page {page} (docs/pictures.md; needs -o)",
+    )
+    add_output_option(parser)
+
+
 def add_output_option(parser: object) -> None:
     """Add `-o/--output FILE` to a subcommand's parser."""
     parser.add_argument(  # type: ignore[attr-defined]

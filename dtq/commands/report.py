@@ -9,7 +9,7 @@ import orjson
 from rich.console import Console
 
 from dtq.commands.common import resolve_log
-from dtq.commands.output import add_output_option, output_stream, page_path, write_page
+from dtq.commands.output import add_format_options, output_stream, page_path, write_page
 from dtq.log.reader import fold_log
 from dtq.render.report import build_report, missing_events, render_markdown, render_text
 
@@ -27,14 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "log", metavar="LOG", help="event log (.jsonl), or a scenario name for its newest log"
     )
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "markdown", "html"),
-        default="text",
-        help="text tables (default), JSON (docs/report-json.md), GitHub markdown, or a "
-        "self-contained HTML page of charts (docs/pictures.md; needs -o)",
-    )
-    add_output_option(parser)
+    add_format_options(parser, json_doc="docs/report-json.md", page="of charts")
     parser.set_defaults(handler=handle)
 
 

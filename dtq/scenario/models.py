@@ -179,18 +179,13 @@ class TaskType(Model):
             )
         return self
 
-    @field_validator("expires")
+    @field_validator("expires", "timeout")
     @classmethod
-    def _positive_expiry(cls, value: float | None) -> float | None:
+    def _positive(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and value <= 0:
-            raise ValueError("expires must be longer than 0s (leave it out for no expiry)")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive_timeout(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
-            raise ValueError("timeout must be longer than 0s (leave it out for no timeout)")
+            name = info.field_name
+            none = "no expiry" if name == "expires" else f"no {name}"
+            raise ValueError(f"{name} must be longer than 0s (leave it out for {none})")
         return value
 
     @field_validator("failures")
