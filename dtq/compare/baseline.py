@@ -13,7 +13,7 @@ import json
 import os
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, TypeGuard
 
@@ -23,7 +23,7 @@ from dtq.errors import DtqError, Interrupted, ScenarioError
 from dtq.events import STATUS_COMPLETED, STATUS_INTERRUPTED, TOTAL_KEYS
 from dtq.fold import metrics
 from dtq.fold.expect import Check
-from dtq.fold.state import DlqEntry, RunState
+from dtq.fold.state import DlqRecord, RunState
 from dtq.scenario import LoadedScenario
 
 BASELINE_FORMAT: Final = 1
@@ -49,39 +49,16 @@ class BaselineError(DtqError):
     """A baseline file that cannot be read: names the file, what is wrong and the fix."""
 
 
-@dataclass(frozen=True, slots=True)
-class DlqRecord:
-    """One dead-lettered task, as compared across runs (no times: they move with any change)."""
+def dlq_record(entry: DlqRecord) -> DlqRecord:
+    """The comparable part of a folded DLQ entry: its times left out."""
+    return DlqRecord(
+        entry.task_id, entry.type, entry.priority, entry.reason, entry.attempts, entry.last_error
+    )
 
-    task_id: str
-    type: str
-    priority: int
-    reason: str
-    attempts: int
-    last_error: str
 
-    @classmethod
-    def from_entry(cls, entry: DlqEntry) -> DlqRecord:
-        """The comparable part of a folded DLQ entry."""
-        return cls(
-            entry.task_id,
-            entry.type,
-            entry.priority,
-            entry.reason,
-            entry.attempts,
-            entry.last_error,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """The record as a baseline and `dtq diff --format json` write it."""
-        return {
-            "task_id": self.task_id,
-            "type": self.type,
-            "priority": self.priority,
-            "reason": self.reason,
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-        }
+def record_dict(record: DlqRecord) -> dict[str, Any]:
+    """A DLQ record as a baseline and `dtq diff --format json` write it."""
+    return asdict(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +111,7 @@ def results_from_state(
         status=state.status if state.finished is not None else None,
         settings=meta.scenario if meta and meta.scenario else None,
         totals=state.totals(),
-        dlq={task_id: DlqRecord.from_entry(state.dlq[task_id]) for task_id in sorted(state.dlq)},
+        dlq={task_id: dlq_record(state.dlq[task_id]) for task_id in sorted(state.dlq)},
         metrics={p: priority_metrics(state, p) for p in state.priorities()},
         notes=notes,
         duplicates=state.duplicates,
@@ -209,7 +186,7 @@ def build_baseline(outcome: RunResults, checks: list[Check]) -> dict[str, Any]:
         "clock": "virtual",
         "settings": outcome.settings,
         "totals": {key: outcome.totals.get(key, 0) for key in TOTAL_KEYS},
-        "dlq": [outcome.dlq[task_id].as_dict() for task_id in sorted(outcome.dlq)],
+        "dlq": [record_dict(outcome.dlq[task_id]) for task_id in sorted(outcome.dlq)],
         "expectations": [
             {"name": c.name, "observed": c.observed, "limit": c.limit, "passed": c.passed}
             for c in checks

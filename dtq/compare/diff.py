@@ -23,12 +23,13 @@ from dtq.compare.baseline import (
     KIND_BASELINE,
     KIND_LOG,
     KIND_SCENARIO,
-    DlqRecord,
     PriorityMetrics,
     RunResults,
+    record_dict,
 )
 from dtq.durations import display_duration
 from dtq.events import TOTAL_KEYS
+from dtq.fold.state import DlqRecord
 from dtq.render.dlq_changes import SideWords, dlq_tables
 from dtq.render.tables import TitledTable, markdown_lines, more_line
 
@@ -209,8 +210,8 @@ def _dlq_section(a: RunResults, b: RunResults, dlq: DlqChanges) -> dict[str, Any
 def dlq_entries(dlq: DlqChanges) -> dict[str, list[dict[str, Any]]]:
     """The entries only in A, only in B and changed, in the JSON shape of `dtq diff`."""
     return {
-        "only_in_a": [record.as_dict() for record in dlq.only_in_a],
-        "only_in_b": [record.as_dict() for record in dlq.only_in_b],
+        "only_in_a": [record_dict(r) for r in dlq.only_in_a],
+        "only_in_b": [record_dict(r) for r in dlq.only_in_b],
         "changed": [
             {
                 "task_id": change.a.task_id,

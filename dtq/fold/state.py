@@ -134,8 +134,9 @@ class WorkerRow:
 
 
 @dataclass(frozen=True, slots=True)
-class DlqEntry:
-    """A dead-lettered task, as `task_dead_lettered` describes it."""
+class DlqRecord:
+    """A dead-lettered task without its times: what `dtq diff` and `dtq check` compare
+    across runs (times move with any change) and a baseline records."""
 
     task_id: str
     type: str
@@ -143,6 +144,12 @@ class DlqEntry:
     reason: str
     attempts: int
     last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DlqEntry(DlqRecord):
+    """A dead-lettered task, as `task_dead_lettered` describes it."""
+
     t: float
     first_failed_t: float | None
 

@@ -17,7 +17,6 @@ from dtq.commands.diff import load_side
 from dtq.compare.baseline import (
     KIND_LOG,
     KIND_SCENARIO,
-    DlqRecord,
     PriorityMetrics,
     RunResults,
     baseline_results,
@@ -34,6 +33,7 @@ from dtq.compare.diff import (
 )
 from dtq.errors import UsageError
 from dtq.events import TOTAL_KEYS
+from dtq.fold.state import DlqRecord
 from dtq.render.tables import MAX_LISTED
 from tests.compare.conftest import ROOT, SCENARIOS, write_tiny
 from tests.compare.schema_subset import validate
