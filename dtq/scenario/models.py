@@ -288,14 +288,24 @@ def _combination_problem(retry: Retry) -> str | None:
     return None
 
 
-class Retry(Model):
+class _WithPreset(Model):
+    """A retry block or a task type's retry keys: a `preset` fills the keys left unset."""
+
+    preset: PresetName | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        return with_preset(data)
+
+
+class Retry(_WithPreset):
     """When a failed attempt is tried again, and after how long (a preset fills unset keys)."""
 
     LATER_KEYS: ClassVar[frozenset[str]] = frozenset(
         {"preset", "multiplier", "exponent", "delays", "resolution", "budget"}
     )
 
-    preset: PresetName | None = None
     max_attempts: MaxAttempts = 4
     backoff: Backoff = "exponential"
     base_delay: Duration = _DEFAULT_BASE_DELAY_S
@@ -308,11 +318,6 @@ class Retry(Model):
     retry_on: RetryOn | None = None
     budget: Budget | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _apply_preset(cls, data: Any) -> Any:
-        return with_preset(data)
-
     @model_validator(mode="after")
     def _delays(self) -> Retry:
         if self.max_delay < self.base_delay:
@@ -323,7 +328,7 @@ class Retry(Model):
         return self
 
 
-class RetryOverride(Model):
+class RetryOverride(_WithPreset):
     """A task type's own retry keys; the ones left out come from the scenario's retry block."""
 
     LATER_KEYS: ClassVar[frozenset[str]] = frozenset(
@@ -343,7 +348,6 @@ class RetryOverride(Model):
         }
     )
 
-    preset: PresetName | None = None
     max_attempts: MaxAttempts | None = None
     backoff: Backoff | None = None
     base_delay: Duration | None = None
@@ -355,11 +359,6 @@ class RetryOverride(Model):
     resolution: Duration | None = None
     retry_on: RetryOn | None = None
     budget: Budget | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _apply_preset(cls, data: Any) -> Any:
-        return with_preset(data)
 
 
 def merged_retry_data(base: Retry, override: RetryOverride) -> dict[str, Any]:
