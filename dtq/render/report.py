@@ -22,7 +22,7 @@ from dtq.fold import metrics
 from dtq.fold.overload import DependencyStats
 from dtq.fold.state import Counts, RunState, WaitStats, nearest_rank
 from dtq.render.dashboard import format_rate
-from dtq.render.markdown import markdown_table
+from dtq.render.tables import TitledTable, markdown_lines
 
 REPORT_SCHEMA = 1
 UNFINISHED = "unfinished"
@@ -297,37 +297,37 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _tables(report: Report) -> list[tuple[str, Sequence[str], list[list[str]]]]:
-    """Every table of the report as (title, headers, rows), most important first."""
+def _tables(report: Report) -> list[TitledTable]:
+    """Every table of the report, most important first."""
     by_priority, by_type = report["by_priority"], report["by_type"]
     errors = report["failures_by_error"]
     return [
-        (
+        TitledTable(
             "Queue wait per priority (compare fifo and priority runs here)",
             _wait_headers("priority"),
             _wait_rows(by_priority),
         ),
-        ("Tasks per priority", _count_headers("priority"), _count_rows(by_priority)),
-        ("Queue wait per task type", _wait_headers("type"), _wait_rows(by_type)),
-        ("Tasks per task type", _count_headers("type"), _count_rows(by_type)),
-        ("Totals", ("total", "count"), _totals_rows(report)),
-        ("Workers", WORKER_HEADERS, _worker_rows(report)),
-        (
+        TitledTable("Tasks per priority", _count_headers("priority"), _count_rows(by_priority)),
+        TitledTable("Queue wait per task type", _wait_headers("type"), _wait_rows(by_type)),
+        TitledTable("Tasks per task type", _count_headers("type"), _count_rows(by_type)),
+        TitledTable("Totals", ("total", "count"), _totals_rows(report)),
+        TitledTable("Workers", WORKER_HEADERS, _worker_rows(report)),
+        TitledTable(
             "End to end per priority: submission to final success",
             ["priority", "tasks", "mean", *(title for title, _ in WAIT_COLUMNS)],
             [[f"P{g['priority']}", *_wait_cells(g["end_to_end"])] for g in by_priority],
         ),
-        (
+        TitledTable(
             "Attempts needed by the tasks that succeeded",
             ("attempts", "tasks", "share"),
             _attempt_rows(report),
         ),
-        (
+        TitledTable(
             "Failed attempts by error",
             ("error", "attempts"),
             [[k, str(n)] for k, n in errors.items()],
         ),
-        (
+        TitledTable(
             f"Dead-letter queue: {_plural(report['dlq']['count'], 'task')}",
             ("by", "value", "tasks"),
             _dlq_rows(report),
@@ -339,7 +339,7 @@ def _tables(report: Report) -> list[tuple[str, Sequence[str], list[list[str]]]]:
 DEPENDENCY_HEADERS = ("dependency", "calls", "peak in flight", "peak line", "wait p95", "outcomes")
 
 
-def _overload_tables(report: Report) -> list[tuple[str, Sequence[str], list[list[str]]]]:
+def _overload_tables(report: Report) -> list[TitledTable]:
     """The dependencies and the overload numbers, when the run had dependencies."""
     if not report["dependencies"]:
         return []
@@ -358,7 +358,10 @@ def _overload_tables(report: Report) -> list[tuple[str, Sequence[str], list[list
         ["recovered after the last fault", recovered],
     ]
     deps = [_dependency_row(dep) for dep in report["dependencies"]]
-    return [("Dependencies", DEPENDENCY_HEADERS, deps), ("Overload", ("", "value"), rows)]
+    return [
+        TitledTable("Dependencies", DEPENDENCY_HEADERS, deps),
+        TitledTable("Overload", ("", "value"), rows),
+    ]
 
 
 def _dependency_row(dep: dict[str, Any]) -> list[str]:
@@ -380,18 +383,18 @@ def _attempt_rows(report: Report) -> list[list[str]]:
     return [[n, str(tasks), f"{100 * tasks / total:.1f}%"] for n, tasks in counts.items()]
 
 
-def _rich_table(title: str, headers: Iterable[str], rows: Iterable[Sequence[str]]) -> Table:
+def _rich_table(titled: TitledTable) -> Table:
     # As wide as its title at least: a narrow table would fold its title over lines.
     table = Table(
-        title=title,
+        title=titled.title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
         title_style="bold",
-        min_width=len(title) + 2,
+        min_width=len(titled.title) + 2,
     )
-    for index, header in enumerate(headers):
+    for index, header in enumerate(titled.headers):
         table.add_column(header, justify="left" if index == 0 else "right")
-    for row in rows:
+    for row in titled.rows:
         table.add_row(*row)
     return table
 
@@ -430,7 +433,7 @@ def _dlq_rows(report: Report) -> list[list[str]]:
 def render_text(report: Report) -> RenderableType:
     """The report as rich tables; the per-priority wait table comes first."""
     parts: list[RenderableType] = [Text(_title(report), style="bold"), Text(_subtitle(report))]
-    parts.extend(_rich_table(*table) for table in _tables(report))
+    parts.extend(_rich_table(table) for table in _tables(report))
     parts.extend(Text(f"note: {note}", style="yellow") for note in report["notes"])
     return Group(*parts)
 
@@ -441,7 +444,7 @@ def render_text(report: Report) -> RenderableType:
 def render_markdown(report: Report) -> str:
     """The report as GitHub-flavoured markdown tables."""
     lines = [f"## {_title(report)}", "", _subtitle(report), ""]
-    for title, headers, rows in _tables(report):
-        lines += [f"### {title}", "", *markdown_table(headers, rows), ""]
+    for table in _tables(report):
+        lines += markdown_lines(table)
     lines += [f"> note: {note}" for note in report["notes"]]
     return "\n".join(lines).rstrip() + "\n"
