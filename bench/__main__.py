@@ -14,7 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import ROOT, SIZES, BenchError, Row, md_table
+from bench.common import ROOT, SIZES, BenchError, Row
+from dtq.render.markdown import markdown_table
 
 # Row number -> module; each module has `measure(size=, repeat=, tmp=) -> Row`.
 ROWS = {
@@ -135,7 +136,7 @@ def render(rows: Sequence[Row], *, size: str, repeat: int, loads: tuple[float, f
         "subprocess; dtq and its peers alternated within every repetition; the ratio is "
         "the median over repetitions of the paired ratio.",
         "",
-        *md_table(HEADERS, [row.cells() for row in rows]),
+        *markdown_table(HEADERS, [row.cells() for row in rows]),
     ]
     for row in rows:
         lines += ["", f"## {row.number}. {row.title}", "", *row.details]
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     loads = (load_before, os.getloadavg()[0])
     print(machine_line(args.size, args.repeat, loads))
-    print("\n".join(md_table(HEADERS, [row.cells() for row in rows])))
+    print("\n".join(markdown_table(HEADERS, [row.cells() for row in rows])))
     if args.out is not None:
         text = render(rows, size=args.size, repeat=args.repeat, loads=loads)
         args.out.write_text(text, encoding="utf-8")

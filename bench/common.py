@@ -197,10 +197,3 @@ def fmt_ms(seconds: float) -> str:
 def fmt_mb(kilobytes: float) -> str:
     """kB shown as MB."""
     return f"{kilobytes / 1024:.1f} MB"
-
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A markdown table as lines."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines

@@ -32,12 +32,12 @@ from bench.common import (
     alternate,
     fmt_num,
     fmt_ratio,
-    md_table,
     median,
     paired_ratio,
     spread,
     worker_main,
 )
+from dtq.render.markdown import markdown_table
 
 EVENTS = {"quick": 20_000, "full": 1_000_000}
 _LINE = orjson.OPT_APPEND_NEWLINE
@@ -177,7 +177,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         f"{events:,} `task_started`-shaped events, each dict built in the loop (the same "
         "cost in every variant), ending as the same JSON lines on disk.",
         "",
-        *md_table(["path", "events/s", "range", "wall s", "file"], rows),
+        *markdown_table(["path", "events/s", "range", "wall s", "file"], rows),
     ]
     sink = samples["sink"]
     return Row(

@@ -28,7 +28,6 @@ from bench.common import (
     alternate,
     fmt_num,
     fmt_ratio,
-    md_table,
     median,
     paired_ratio,
     run_worker,
@@ -36,6 +35,7 @@ from bench.common import (
     spread,
     worker_main,
 )
+from dtq.render.markdown import markdown_table
 
 EVENTS = {"quick": 20_000, "full": 1_000_000}
 GOAL_EVENTS_PER_S = 500_000
@@ -180,7 +180,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         f"{source['dead']:,} dead letters), written once by a virtual-clock run. Rates are "
         "events per wall second; the two command lines include interpreter start-up.",
         "",
-        *md_table(["reader", "events/s", "range", "wall s"], rows),
+        *markdown_table(["reader", "events/s", "range", "wall s"], rows),
     ]
     return Row(
         number=4,

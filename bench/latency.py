@@ -28,12 +28,12 @@ from bench.common import (
     Sample,
     alternate,
     fmt_ms,
-    md_table,
     median,
     nearest_rank,
     scenario_file,
     worker_main,
 )
+from dtq.render.markdown import markdown_table
 
 RATE = 400
 TASKS = {"quick": 200, "full": 4_000}
@@ -142,7 +142,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         "lock, to the microsecond; the last line also counts the worker thread waking up. "
         "Each cell is the median over repetitions of that percentile.",
         "",
-        *md_table(["measure", "samples", "p50", "p99", "max"], rows),
+        *markdown_table(["measure", "samples", "p50", "p99", "max"], rows),
     ]
     return Row(
         number=3,

@@ -22,7 +22,6 @@ from bench.common import (
     alternate,
     fmt_mb,
     fmt_ratio,
-    md_table,
     median,
     paired_ratio,
     peak_rss_kb,
@@ -30,6 +29,7 @@ from bench.common import (
     spread,
     worker_main,
 )
+from dtq.render.markdown import markdown_table
 
 TASKS = {"quick": 50_000, "full": 1_000_000}
 GOAL_BYTES = 300
@@ -114,7 +114,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         "through the `EventSink` into a log file in batches and are not kept. Small sizes "
         "mostly measure the allocator's arenas, not the tasks.",
         "",
-        *md_table(["variant", "bytes/task", "range", "baseline RSS", "peak RSS"], rows),
+        *markdown_table(["variant", "bytes/task", "range", "baseline RSS", "peak RSS"], rows),
     ]
     return Row(
         number=5,

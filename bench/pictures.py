@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import Row, Sample, alternate, md_table, median, run_worker, worker_main
+from bench.common import Row, Sample, alternate, median, run_worker, worker_main
 from bench.fold import EVENTS, LOG_NAME, generate
+from dtq.render.markdown import markdown_table
 
 GOAL_BYTES = 5_000_000
 GOAL_BEYOND_FOLD_S = 3.0
@@ -76,7 +77,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         f"The page: {size_mb:.2f} MB, {samples['html'][0]['points']} time buckets per series. "
         "Beyond the fold = html total minus the plain fold, paired per repetition.",
         "",
-        *md_table(["step", "wall s (median)"], rows),
+        *markdown_table(["step", "wall s (median)"], rows),
     ]
     return Row(
         number=8,

@@ -37,7 +37,8 @@ from typing import IO, Any
 
 import redis
 
-from bench.common import BenchError, Row, fmt_num, fmt_ratio, md_table
+from bench.common import BenchError, Row, fmt_num, fmt_ratio
+from dtq.render.markdown import markdown_table
 
 TASKS = {"quick": 400, "full": 5_000}
 MAX_REPEAT = 3
@@ -447,7 +448,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
     batched, single, rq_rate, celery_rate, floor_1, floor_50 = (r["value"] for r in results)
     vs_celery, vs_floor, vs_floor_1 = batched / celery_rate, batched / floor_50, single / floor_1
     details = [
-        *md_table(
+        *markdown_table(
             ("variant", "throughput", "vs"),
             [[r["name"], f"{fmt_num(r['value'])} {r['unit']}", r["ratio"]] for r in results],
         ),

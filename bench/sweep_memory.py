@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import Row, alternate, fmt_mb, fmt_ratio, md_table, median, paired_ratio
+from bench.common import Row, alternate, fmt_mb, fmt_ratio, median, paired_ratio
+from dtq.render.markdown import markdown_table
 
 TASKS = {"quick": 100, "full": 1_000}
 GOAL = 1.10
@@ -28,7 +29,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         "in one process (--jobs 1), so the peak holds every run's memory as well as the "
         "results: each point is summarised as it finishes and its runs are dropped.",
         "",
-        *md_table(["sweep", "peak RSS", "wall s"], rows),
+        *markdown_table(["sweep", "peak RSS", "wall s"], rows),
     ]
     return Row(
         number=11,

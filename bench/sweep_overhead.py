@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import Row, alternate, fmt_ms, md_table, median, spread
+from bench.common import Row, alternate, fmt_ms, median, spread
+from dtq.render.markdown import markdown_table
 
 TASKS = {"quick": 2_000, "full": 20_000}
 GOAL_PCT = 10.0
@@ -34,7 +35,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         f"reducer directly; writing and rendering the JSON log would cost "
         f"{(logged / bare - 1.0) * 100.0:+.0f}% per point.",
         "",
-        *md_table(["variant", "per point", "range (s)"], rows),
+        *markdown_table(["variant", "per point", "range (s)"], rows),
     ]
     return Row(
         number=10,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import Row, alternate, fmt_ratio, md_table, median, paired_ratio, spread
+from bench.common import Row, alternate, fmt_ratio, median, paired_ratio, spread
+from dtq.render.markdown import markdown_table
 
 TASKS = {"quick": 300, "full": 5_000}
 GOAL = 1.7
@@ -30,7 +31,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         "summaries), worker-process start included. The ratio is the points/s of --jobs 2 "
         "over --jobs 1, so on a 2-core machine 2.0x is the ceiling.",
         "",
-        *md_table(["variant", "wall s", "range", "points/s"], rows),
+        *markdown_table(["variant", "wall s", "range", "points/s"], rows),
     ]
     return Row(
         number=9,

@@ -24,7 +24,6 @@ from bench.common import (
     fmt_mb,
     fmt_num,
     fmt_ratio,
-    md_table,
     median,
     paired_ratio,
     peak_rss_kb,
@@ -33,6 +32,7 @@ from bench.common import (
     worker_main,
 )
 from bench.naive_queue import run_executor, run_naive
+from dtq.render.markdown import markdown_table
 
 WORKERS = 8
 TASKS = {"quick": 5_000, "full": 200_000}
@@ -139,7 +139,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         f"{fmt_ratio(cpu_ratio(samples['dtq'], samples['naive']))} naive, "
         f"{fmt_ratio(cpu_ratio(samples['dtq'], samples['executor']))} executor.",
         "",
-        *md_table(
+        *markdown_table(
             [
                 "variant",
                 "tasks/s",

@@ -28,7 +28,6 @@ from bench.common import (
     fmt_mb,
     fmt_num,
     fmt_ratio,
-    md_table,
     median,
     paired_ratio,
     peak_rss_kb,
@@ -36,6 +35,7 @@ from bench.common import (
     spread,
     worker_main,
 )
+from dtq.render.markdown import markdown_table
 
 RATE_HIGH = 0.32
 RATE_LOW = 1.28
@@ -238,7 +238,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         f"{fmt_ratio(cpu_ratio(dtq_runs, samples['simpy']))} SimPy, "
         f"{fmt_ratio(cpu_ratio(dtq_runs, samples['ciw']))} Ciw.",
         "",
-        *md_table(
+        *markdown_table(
             [
                 "variant",
                 "tasks",
