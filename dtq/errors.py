@@ -28,8 +28,14 @@ class LogFormatError(DtqError):
 class MalformedEvent(LogFormatError):
     """An event whose name is known but whose fields the reducer cannot read.
 
-    The reducer raises it without a position; the log readers add `path:line:`.
+    The reducer raises it without a position, holding the `event` it could not read (a
+    reader that hands out events in batches finds its line by it); the log readers add
+    `path:line:`.
     """
+
+    def __init__(self, message: str, event: object = None) -> None:
+        super().__init__(message)
+        self.event = event
 
 
 class BackendError(DtqError):

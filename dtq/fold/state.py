@@ -274,17 +274,24 @@ class RunState:
         """Fold every event in order and return this state."""
         handlers = self._handlers
         edge_t = self.over_time.edge_t
-        for event in events:
-            handler = handlers.get(event["event"])
-            if handler is not None:
-                self.seq = event["seq"]
-                self.t = t = event["t"]
-                if t >= edge_t:  # the one cost of the time series: a comparison
-                    edge_t = self.over_time.advance(t)
-                try:  # free unless it raises (zero-cost exceptions)
-                    handler(event)
-                except _UNREADABLE as exc:
-                    raise malformed(event, exc) from None
+        last: Event | None = None
+        try:
+            for event in events:
+                handler = handlers.get(event["event"])
+                if handler is not None:
+                    last = event
+                    t = event["t"]
+                    if t >= edge_t:  # the one cost of the time series: a comparison
+                        edge_t = self.over_time.advance(t)
+                    try:  # free unless it raises (zero-cost exceptions)
+                        handler(event)
+                    except _UNREADABLE as exc:
+                        raise malformed(event, exc) from None
+        finally:
+            # `seq` and `t` are the last folded event's, written once rather than per event.
+            if last is not None:
+                self.seq = last["seq"]
+                self.t = last["t"]
         return self
 
     # -- derived numbers ------------------------------------------------------------
@@ -413,25 +420,32 @@ class RunState:
 
     # -- handlers -------------------------------------------------------------------
 
+    # Types are checked when a key is first seen (rarely), not on every event: a string
+    # priority would otherwise fold quietly and break every sorted table later. The hot
+    # handlers look their rows up inline (`get(key) or self._new_...(key)`: rows are always
+    # truthy) and reach for a helper only for a key not seen before.
+
+    def _new_priority(self, priority: int) -> Counts:
+        _require(type(priority) is int, "'priority' must be an integer", priority)
+        counts = self.by_priority[priority] = Counts()
+        return counts
+
+    def _new_type(self, task_type: str) -> Counts:
+        _require(type(task_type) is str, "'type' must be a string", task_type)
+        counts = self.by_type[task_type] = Counts()
+        return counts
+
     def _counts(self, priority: int, task_type: str) -> tuple[Counts, Counts]:
-        # Types are checked when a key is first seen (rarely), not on every event: a string
-        # priority would otherwise fold quietly and break every sorted table later.
-        by_p = self.by_priority.get(priority)
-        if by_p is None:
-            _require(type(priority) is int, "'priority' must be an integer", priority)
-            by_p = self.by_priority[priority] = Counts()
-        by_t = self.by_type.get(task_type)
-        if by_t is None:
-            _require(type(task_type) is str, "'type' must be a string", task_type)
-            by_t = self.by_type[task_type] = Counts()
-        return by_p, by_t
+        by_p = self.by_priority.get(priority) or self._new_priority(priority)
+        return by_p, self.by_type.get(task_type) or self._new_type(task_type)
+
+    def _new_worker(self, name: str) -> WorkerRow:
+        _require(type(name) is str, "'worker' must be a string", name)
+        row = self.workers[name] = WorkerRow(name)
+        return row
 
     def _worker(self, name: str) -> WorkerRow:
-        row = self.workers.get(name)
-        if row is None:
-            _require(type(name) is str, "'worker' must be a string", name)
-            row = self.workers[name] = WorkerRow(name)
-        return row
+        return self.workers.get(name) or self._new_worker(name)
 
     def _on_run_started(self, event: Event) -> None:
         self.meta = RunMeta.from_event(event)
@@ -444,27 +458,33 @@ class RunState:
         self.active_faults.clear()  # whatever was still in force ended with the run
 
     def _on_task_submitted(self, event: Event) -> None:
-        if event["t"] < self.warmup_s:
+        t = event["t"]
+        if t < self.warmup_s:
             self._warming.add(event["task_id"])
-        by_p, by_t = self._counts(event["priority"], event["type"])
+        priority = event["priority"]
+        by_p = self.by_priority.get(priority) or self._new_priority(priority)
+        task_type = event["type"]
+        by_t = self.by_type.get(task_type) or self._new_type(task_type)
         by_p.submitted += 1
-        by_p.queued += 1
         by_t.submitted += 1
         by_t.queued += 1
-        if by_p.queued > self.peak_queued:
-            self.peak_queued = by_p.queued
-        self._submitted_t[event["task_id"]] = event["t"]
+        queued = by_p.queued = by_p.queued + 1
+        if queued > self.peak_queued:
+            self.peak_queued = queued
+        self._submitted_t[event["task_id"]] = t
 
     def _on_task_started(self, event: Event) -> None:
         priority = event["priority"]
         task_type = event["type"]
         task_id = event["task_id"]
-        by_p, by_t = self._counts(priority, task_type)
+        by_p = self.by_priority.get(priority) or self._new_priority(priority)
+        by_t = self.by_type.get(task_type) or self._new_type(task_type)
         by_p.started += 1
         by_p.queued -= 1
         by_t.started += 1
         by_t.queued -= 1
-        row = self._worker(event["worker"])
+        name = event["worker"]
+        row = self.workers.get(name) or self._new_worker(name)
         row.state = BUSY
         row.task_id = task_id
         row.priority = priority
@@ -485,7 +505,8 @@ class RunState:
         waits.append(wait_s)
 
     def _finish_attempt(self, event: Event) -> WorkerRow:
-        row = self._worker(event["worker"])
+        name = event["worker"]
+        row = self.workers.get(name) or self._new_worker(name)
         row.busy_s += event["run_s"]
         if row.task_id == event["task_id"]:
             row.task_id = row.priority = row.attempt = None
@@ -501,15 +522,12 @@ class RunState:
                 self._count_duplicate(task_id, event["attempt"])
                 return  # a duplicate run after a lost lease: the task already ended
             self._redelivered_done.add(task_id)
-        by_p, by_t = self._counts(event["priority"], event["type"])
-        by_p.succeeded += 1
-        by_t.succeeded += 1
-        self._note_success(event)
-
-    def _note_success(self, event: Event) -> None:
-        submitted_t = self._submitted_t.pop(event["task_id"], None)
+        priority = event["priority"]
+        task_type = event["type"]
+        (self.by_priority.get(priority) or self._new_priority(priority)).succeeded += 1
+        (self.by_type.get(task_type) or self._new_type(task_type)).succeeded += 1
+        submitted_t = self._submitted_t.pop(task_id, None)
         if submitted_t is not None:
-            priority = event["priority"]
             times = self.end_to_end_by_priority.get(priority)
             if times is None:
                 times = self.end_to_end_by_priority[priority] = array("d")
@@ -541,11 +559,11 @@ class RunState:
     def _on_task_retry_ready(self, event: Event) -> None:
         by_p, by_t = self._counts(event["priority"], event["type"])
         by_p.retrying -= 1
-        by_p.queued += 1
         by_t.retrying -= 1
         by_t.queued += 1
-        if by_p.queued > self.peak_queued:
-            self.peak_queued = by_p.queued
+        queued = by_p.queued = by_p.queued + 1
+        if queued > self.peak_queued:
+            self.peak_queued = queued
 
     def _on_task_dead_lettered(self, event: Event) -> None:
         priority = event["priority"]
@@ -663,7 +681,7 @@ _UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 def malformed(event: Event, exc: Exception) -> MalformedEvent:
     """The error for an event the reducer could not read, naming the field when it can."""
     problem = ev.field_problem(event) or f"{event['event']} cannot be read ({exc!r})"
-    return MalformedEvent(problem)
+    return MalformedEvent(problem, event)
 
 
 def mean_of(values: Sequence[float]) -> float:

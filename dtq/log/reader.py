@@ -7,7 +7,6 @@ warning (the log before it is complete). Anything else that is not an event is a
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,10 @@ from dtq.events import RUN_FINISHED, Event
 from dtq.files import NotRegularFile, open_regular
 from dtq.fold.state import RunState
 
+# The reader takes the file a block at a time: one `split` and one `map(orjson.loads)` per
+# block, so the per-line cost is the parse and a field check, not a Python-level read.
+BLOCK_BYTES = 1 << 20
+
 
 class LogReader:
     """Reads one event log lazily; after reading, `warnings` and `truncated` say what it skipped."""
@@ -31,13 +34,27 @@ class LogReader:
         self.allow_empty = allow_empty
         self.warnings: list[str] = []
         self.truncated = False
-        self.line = 0  # the line of the event last yielded, for errors found downstream
+        self.line = 0  # the line of the event last handed out, for errors found downstream
+        self._last_line = 0  # the line of the event last read
+        self._last: Any = None  # the value last read (run_finished: nothing may follow)
+        self._blank = 0  # a blank line is fine at the very end of a log (an editor adds one)
 
     def iter_events(self) -> Iterator[tuple[int, Event]]:
         """Yield `(line number, event)` for every line; raise `LogFormatError` on a bad one."""
+        return self._numbered(self.iter_batches())
+
+    def iter_batches(self) -> Iterator[tuple[int, list[Event]]]:
+        """Yield `(line number of the first, events)`: the events of a batch are on lines that
+        follow one another; raise `LogFormatError` on a bad line (after the events before it)."""
         return self._read(self._open())  # opened now: a missing file fails here, not later
 
-    def _read(self, stream: BinaryIO) -> Iterator[tuple[int, Event]]:
+    def _numbered(self, batches: Iterator[tuple[int, list[Event]]]) -> Iterator[tuple[int, Event]]:
+        for first, events in batches:
+            for number, event in enumerate(events, first):
+                self.line = number
+                yield number, event
+
+    def _read(self, stream: BinaryIO) -> Iterator[tuple[int, list[Event]]]:
         with stream:
             try:
                 yield from self._parse(stream)
@@ -61,42 +78,57 @@ class LogReader:
         except OSError as exc:
             raise LogFormatError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
 
-    def _parse(self, stream: BinaryIO) -> Iterator[tuple[int, Event]]:
-        loads = orjson.loads
-        event: Any = None
-        blank = 0  # a blank line is fine at the very end of a log (an editor adds one)
-        for number, raw in enumerate(stream, start=1):
+    def _parse(self, stream: BinaryIO) -> Iterator[tuple[int, list[Event]]]:
+        first = 1  # the line number of the next line
+        for lines, ended in _whole_lines(stream):
+            events = None if self._blank else _good_events(lines)
+            if events is None:  # a blank, damaged or odd line: read line by line to name it
+                yield from self._careful(lines, first, ended=ended)
+            elif events:
+                self._last_line = self.line = first + len(events) - 1
+                self._last = events[-1]
+                yield first, events
+            first += len(lines)
+        self._check_not_empty()
+
+    def _careful(
+        self, lines: list[bytes], first: int, *, ended: bool
+    ) -> Iterator[tuple[int, list[Event]]]:
+        """Read `lines` one at a time, each event its own batch: the events before a bad
+        line reach the reader before the error, and one that stops early never meets it."""
+        newline = b"\n" if ended else b""
+        for number, line in enumerate(lines, start=first):
+            raw = line + newline  # the line as written: the parser's columns count the newline
             try:
-                event = loads(raw)
+                event = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                if raw.endswith(b"\n") and not raw.strip():
-                    blank = blank or number
+                if ended and not raw.strip():
+                    self._blank = self._blank or number
                     continue
-                if type(event) is dict and event.get("event") == RUN_FINISHED:
+                if type(self._last) is dict and self._last.get("event") == RUN_FINISHED:
                     raise self._after_the_end(number) from None
-                if not raw.endswith(b"\n"):  # only the last line can lack its newline
+                if not ended:  # only the last line can lack its newline
                     self._note_truncated(number)
-                    self._check_not_empty()
                     return
                 raise LogFormatError(f"{self.path}:{number}: {_unreadable(raw, exc)}") from None
-            if blank:
-                raise LogFormatError(f"{self.path}:{blank}: a blank line inside the log")
+            if self._blank:
+                raise LogFormatError(f"{self.path}:{self._blank}: a blank line inside the log")
             if not _is_event(event):
                 raise LogFormatError(f"{self.path}:{number}: {_problem(event)}")
-            self.line = number
-            yield number, event
-        self._check_not_empty()
+            self._last_line = self.line = number
+            self._last = event
+            yield number, [event]
 
     def _after_the_end(self, number: int) -> LogFormatError:
         """The error for text after `run_finished`: the run ended, then the file grew."""
         return LogFormatError(
-            f"{self.path}:{number}: not an event, after run_finished on line {self.line}: "
+            f"{self.path}:{number}: not an event, after run_finished on line {self._last_line}: "
             "the run ended there and something was appended to the log later; remove "
-            f"the lines after line {self.line} to read the run"
+            f"the lines after line {self._last_line} to read the run"
         )
 
     def _check_not_empty(self) -> None:
-        if self.line == 0 and not self.allow_empty:
+        if self._last_line == 0 and not self.allow_empty:
             cut = " but a cut line" if self.truncated else ""
             raise LogFormatError(
                 f"{self.path}: no events (the file holds nothing{cut}): the run was stopped "
@@ -112,6 +144,46 @@ class LogReader:
         self.warnings.append(
             f"{self.path}:{number}: last line is cut short (the run was killed); ignored it"
         )
+
+
+def _whole_lines(stream: BinaryIO) -> Iterator[tuple[list[bytes], bool]]:
+    """The file's lines (without their newlines), a block at a time, and whether they ended
+    with a newline: all do but the file's last, if the file does not end with one. A line
+    longer than a block waits, in pieces, for the block that ends it."""
+    pieces: list[bytes] = []  # the start of a line no block has ended yet
+    while block := stream.read(BLOCK_BYTES):
+        pieces.append(block)
+        if b"\n" not in block:
+            continue
+        lines = b"".join(pieces).split(b"\n")
+        rest = lines.pop()  # after the last newline: the start of the next line
+        pieces = [rest] if rest else []
+        yield lines, True
+    if pieces:
+        yield [b"".join(pieces)], False
+
+
+def _good_events(lines: list[bytes]) -> list[Event] | None:
+    """The events of `lines` if every line is one (`_is_event`, written out for speed); else
+    None, and the lines are read one by one to name the problem."""
+    try:
+        events: list[Any] = list(map(orjson.loads, lines))
+        for event in events:
+            seq = event["seq"]
+            t = event["t"]
+            name = event["event"]
+            if not (
+                type(seq) is int
+                and seq > 0
+                and (type(t) is float or type(t) is int)
+                and 0 <= t < math.inf
+                and type(name) is str
+                and name != ""
+            ):
+                return None
+    except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
+        return None
+    return events
 
 
 def _unreadable(raw: bytes, exc: orjson.JSONDecodeError) -> str:
@@ -175,15 +247,31 @@ def fold_log(
 ) -> tuple[RunState, LogReader]:
     """Fold a whole log (or its events up to `until_t`) into `state` (a new one by default)."""
     reader = LogReader(path)
-    events: Iterator[Event] = (event for _, event in reader.iter_events())
-    if until_t is not None:
-        events = itertools.takewhile(lambda event: event["t"] <= until_t, events)
-    try:
-        state = (state if state is not None else RunState()).apply_all(events)
-    except MalformedEvent as exc:
-        raise reader.located(exc) from None
+    state = state if state is not None else RunState()
+    for first, events in reader.iter_batches():
+        cut = len(events) if until_t is None else _count_until(events, until_t)
+        try:
+            state.apply_all(events if cut == len(events) else events[:cut])
+        except MalformedEvent as exc:
+            reader.line = first + _index_of(events, exc.event)
+            raise reader.located(exc) from None
+        if cut < len(events):
+            break
     state.log_ended = until_t is None  # read to its end: without run_finished, unfinished
     return state, reader
+
+
+def _index_of(events: list[Event], event: object) -> int:
+    """Where `event` (the very object) is in `events`; the last place if it is not there."""
+    return next((i for i, e in enumerate(events) if e is event), len(events) - 1)
+
+
+def _count_until(events: list[Event], until_t: float) -> int:
+    """How many of `events` come before the first one after `until_t`."""
+    for index, event in enumerate(events):
+        if event["t"] > until_t:
+            return index
+    return len(events)
 
 
 def fold_written(path: str | Path) -> RunState | None:

@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import takewhile
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -29,7 +28,7 @@ from rich.text import Text
 from dtq.errors import MalformedEvent, UsageError
 from dtq.events import Event
 from dtq.fold.state import RunState
-from dtq.log.reader import LogReader
+from dtq.log.reader import LogReader, fold
 from dtq.render.dashboard import format_speed, progress_line, render_dashboard, summary_lines
 from dtq.render.keys import LEFT, RIGHT, Keys, NoKeys, TerminalKeys, split_keys, terminal_fd
 from dtq.render.live import draw
@@ -443,13 +442,6 @@ def _rereadable(events: Iterable[Event]) -> Callable[[], Iterable[Event]]:
 # -- entry points ------------------------------------------------------------------------
 
 
-def fold_until(events: Iterable[Event], until: float | None) -> RunState:
-    """Fold events, stopping after the last one with t <= `until` (all when None)."""
-    if until is not None:
-        events = takewhile(lambda event: event["t"] <= until, events)
-    return RunState().apply_all(events)
-
-
 def print_final(state: RunState, *, console: Console, plain: bool) -> None:
     """Print the last frame at once: the summary lines (plain) or the dashboard."""
     if plain:
@@ -475,6 +467,16 @@ class LogSource:
         self._opened = True
         return (event for _, event in self.reader.iter_events())
 
+    def fold(self, until: float | None) -> RunState:
+        """The log up to `until` (all of it when None) folded in one pass, a block at a time;
+        `reader` is the one that read it."""
+        state, self.reader = fold(self.path, until_t=until)
+        self._opened = True
+        # As the paced replay does, the last frame shows the log as far as it is written:
+        # without run_finished it may be the log of a run still going.
+        state.log_ended = False
+        return state
+
 
 def replay(
     options: ReplayOptions,
@@ -486,16 +488,16 @@ def replay(
     """Replay a log as `options` say; warnings (a cut last line) go to `warn` at the end."""
     options.check()
     source = LogSource(options.path)
-    events = source()  # opened now: a missing file fails before the screen is taken
     plain = options.plain or not console.is_terminal
-    try:
-        if options.final:
-            state = fold_until(events, options.until)
-            print_final(state, console=console, plain=plain)
-        else:
+    if options.final:
+        state = source.fold(options.until)
+        print_final(state, console=console, plain=plain)
+    else:
+        events = source()  # opened now: a missing file fails before the screen is taken
+        try:
             state = _paced(options, source, events, console=console, plain=plain, stdin=stdin)
-    except MalformedEvent as exc:
-        raise source.reader.located(exc) from None
+        except MalformedEvent as exc:
+            raise source.reader.located(exc) from None
     for message in source.reader.warnings:
         (warn or _warn_stderr)(message)
     return state
