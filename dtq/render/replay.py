@@ -28,7 +28,7 @@ from rich.text import Text
 from dtq.errors import MalformedEvent, UsageError
 from dtq.events import Event
 from dtq.fold.state import RunState
-from dtq.log.reader import LogReader, fold
+from dtq.log.reader import LogReader, fold_log
 from dtq.render.dashboard import format_speed, progress_line, render_dashboard, summary_lines
 from dtq.render.keys import LEFT, RIGHT, Keys, NoKeys, TerminalKeys, split_keys, terminal_fd
 from dtq.render.live import draw
@@ -470,7 +470,7 @@ class LogSource:
     def fold(self, until: float | None) -> RunState:
         """The log up to `until` (all of it when None) folded in one pass, a block at a time;
         `reader` is the one that read it."""
-        state, self.reader = fold(self.path, until_t=until)
+        state, self.reader = fold_log(self.path, until_t=until)
         self._opened = True
         # As the paced replay does, the last frame shows the log as far as it is written:
         # without run_finished it may be the log of a run still going.
