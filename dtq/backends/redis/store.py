@@ -346,16 +346,20 @@ class RunStore:
         dependency: int,
         service_s: float,
         u: float,
+        timeout_s: float | None,
     ) -> list[str]:
-        """A call of `attempt` arrives at `dependency`; the call script says what happened."""
+        """A call of `attempt` (whose `timeout_s` covers it) arrives at `dependency`; the
+        call script says what happened."""
         task_id, number = attempt
         args = ["offer", worker, call, task_id, number, dependency, repr(service_s), repr(u)]
+        args.append("" if timeout_s is None else repr(timeout_s))
         return list(self._run("call", args))
 
-    def end_call(self, worker: str, call: str, attempt: tuple[str, int]) -> str:
-        """The call's service time is over: its outcome (ok | conflict), or `gone`."""
-        reply = self._run("call", ["end", worker, call, attempt[0], attempt[1]])
-        return str(reply[0])
+    def end_call(self, worker: str, call: str, attempt: tuple[str, int]) -> list[str]:
+        """The call's outcome once served ([ok | conflict]), ['serving', seconds left] while
+        the run clock says it is not over yet, ['timeout'] when its attempt's time ran
+        out first, or ['gone']."""
+        return list(self._run("call", ["end", worker, call, attempt[0], attempt[1]]))
 
     def wait_turn(self, worker: str, timeout_s: float) -> str | None:
         """Block until one of `worker`'s calls gets a slot (`<call> <service s>`), or None."""

@@ -1,10 +1,12 @@
 -- A worker's stepped attempt calls a dependency, or ends its call once served.
 -- ARGV: 'offer', worker, call id, task id, attempt, dependency index, service seconds
---   (before a slowdown's factor), the attempt's outage draw. Returns {'started',
---   service s} | {'line'} (the worker waits on its turn list) | {'rejected', error,
---   message, retry_after or ''} | {'gone'} (a crash fault ended the attempt).
--- ARGV: 'end', worker, call id, task id, attempt. Returns {outcome} (ok | conflict) |
---   {'gone'}.
+--   (before a slowdown's factor), the attempt's outage draw, its timeout ('' if none).
+--   Returns {'started', service s} | {'line'} (the worker waits on its turn list) |
+--   {'rejected', error, message, retry_after or ''} | {'timeout'} | {'gone'} (a crash
+--   fault ended the attempt).
+-- ARGV: 'end', worker, call id, task id, attempt. Returns {outcome} (ok | conflict) once
+--   the call was served (its end is the run clock's: a sweep ends it when due), or
+--   {'serving', seconds left} | {'timeout'} (the attempt's time ran out first) | {'gone'}.
 if STATE ~= 'running' then
   return {'gone'}
 end
@@ -22,25 +24,36 @@ local reply
 if what == 'offer' then
   local c = {d = tonumber(ARGV[6]), w = worker, tid = id, ty = rec.ty, p = rec.p, n = n, a = NOW,
     sv = tonumber(ARGV[7])}
-  reply = offer_call(call, c, c.d, tonumber(ARGV[8]))
-  if holder and reply[1] ~= 'rejected' then
+  if ARGV[9] ~= '' then
+    c.dl = (holder and rec.st or rec.x[tostring(n)]) + tonumber(ARGV[9])
+  end
+  if c.dl ~= nil and c.dl <= NOW then
+    reply = {'timeout'} -- the attempt's time ran out (by the run clock) before it called
+  else
+    reply = offer_call(call, c, c.d, tonumber(ARGV[8]))
+  end
+  if holder and (reply[1] == 'started' or reply[1] == 'line') then
     rec.c = call -- what to abandon if the attempt ends early (timeout, crash, lost lease)
     put(id, rec)
   end
 else
   local raw = redis.call('HGET', K_CALLS, call)
   if not raw then
-    reply = {'gone'}
+    -- Abandoned when its attempt's time ran out (by the run clock), then served or cancelled.
+    reply = {'timeout'}
   else
     local c = cjson.decode(raw)
-    local outcome = c.e
-    if outcome == nil then
-      outcome = serve_end(call, c) -- its worker's clock ran out first: served now
+    if c.s == nil then
+      reply = {'line'} -- not served yet: a worker asks only once its call has a slot
+    elseif c.e == nil then
+      -- Still in service by the run clock (the worker's clock ran ahead): how long yet.
+      reply = {'serving', exact(math.max(0, c.s + c.sv - NOW))}
+    else
+      redis.call('HDEL', K_CALLS, call)
+      reply = {c.e}
     end
-    redis.call('HDEL', K_CALLS, call)
-    reply = {outcome}
   end
-  if holder then
+  if holder and reply[1] ~= 'serving' and reply[1] ~= 'line' then
     rec.c = nil
     put(id, rec)
   end

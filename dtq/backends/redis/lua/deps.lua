@@ -10,11 +10,12 @@
 --   first), tok, tok_t (the bucket), ver (optimistic record's version), f and lf (a
 --   slowdown's slot and latency factors), out (an outage in force: i, err, rate)}.
 -- K_CALLS: call id -> JSON {d, w (worker), tid, ty, p, n (attempt), a (arrived), sv
---   (service seconds), s (service started), rv (version read), ab (abandoned), e (its
---   outcome, once served and until its worker reads it)}.
--- K_SERVING: calls in service, scored by when their service ends on the run clock. Any
---   script that touches dependencies (and the coordinator's tick) first ends the calls
---   due, so a call nobody waits for any more (abandoned, or its worker died) still ends.
+--   (service seconds), dl (its attempt's deadline), s (service started), rv (version
+--   read), ab (abandoned), e (its outcome, once served and until its worker reads it)}.
+-- K_SERVING: calls in service, scored by when their service ends on the run clock, and
+--   `dl:<call id>` scored by its attempt's deadline. Any script that touches dependencies
+--   (and the coordinator's tick) first carries out what is due, so a call nobody waits
+--   for (abandoned, or its worker died) still ends, and a timeout is the run clock's.
 
 local DEPS = {}
 local function dep_get(i)
@@ -119,15 +120,24 @@ local function serve_end(id, c)
   return outcome
 end
 
--- End every call whose service time is over, in the order their services end.
+-- End every call whose service time is over, and abandon every call whose attempt's
+-- timeout ran out (members `dl:<call id>`), in the order of those times: the run clock
+-- decides, however late the worker behind a call is to notice.
 local function sweep_calls()
   local due = redis.call('ZRANGEBYSCORE', K_SERVING, '-inf', exact(NOW), 'LIMIT', 0, 500)
-  for _, id in ipairs(due) do
+  for _, member in ipairs(due) do
+    local deadline = string.sub(member, 1, 3) == 'dl:'
+    local id = deadline and string.sub(member, 4) or member
     local raw = redis.call('HGET', K_CALLS, id)
-    if raw then
+    if deadline then
+      redis.call('ZREM', K_SERVING, member)
+      if raw and cjson.decode(raw).e == nil then
+        abandon_call(id) -- served in time, it would have an outcome for its worker
+      end
+    elseif raw then
       serve_end(id, cjson.decode(raw))
     else
-      redis.call('ZREM', K_SERVING, id)
+      redis.call('ZREM', K_SERVING, member)
     end
   end
 end
@@ -210,6 +220,9 @@ local function offer_call(id, c, index, u)
     redis.call('HSET', K_CALLS, id, cjson.encode(c))
   end
   redis.call('HINCRBY', K_META, 'calls_open', 1)
+  if c.dl ~= nil then
+    redis.call('ZADD', K_SERVING, exact(c.dl), 'dl:' .. id)
+  end
   dep_save(index, d)
   if c.s ~= nil then
     return {'started', exact(c.sv)}
