@@ -53,6 +53,20 @@ def test_the_report_shows_the_scenario_expectations(tmp_path: Path) -> None:
     assert "max_attempts: 4" in page  # the scenario itself
 
 
+def test_a_recovery_limit_does_not_hide_the_expectations(tmp_path: Path) -> None:
+    """`recover_within` is a duration in seconds in the log like `wait_p95`: the page still
+    judges every threshold (it once dropped them all when a recovery limit was set)."""
+    log = tmp_path / "metastable.jsonl"
+    scenario = str(ROOT / "scenarios" / "metastable.yaml")
+    run = ["run", scenario, "--clock", "virtual", "--quiet", "--log", str(log)]
+    assert main([*run, "--set", "expect.recover_within=5s"]) in (0, 1)
+    out = tmp_path / "report.html"
+    assert main(["report", str(log), "--format", "html", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "Expectations: 0 of 1 held" in page
+    assert "recover_within: never recovered (limit &lt;= 5s)" in page
+
+
 def test_an_unwritable_output_is_a_usage_error(
     log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from dtq.durations import display_duration
+from dtq.durations import display_duration, format_duration
 from dtq.fold import metrics
 from dtq.fold.expect import Check, evaluate
 from dtq.render.html import charts as ch
@@ -24,6 +24,7 @@ from dtq.render.html.series import SeriesState, backlog_key
 from dtq.render.html.tables import cards, checks_list, table
 from dtq.render.html.timeline import Shown
 from dtq.render.report import Report, build_report
+from dtq.scenario.durations import SECONDS_CONTEXT
 from dtq.scenario.models import Expect
 
 
@@ -115,7 +116,8 @@ def story(state: SeriesState, report: Report) -> str:
     ]
     if state.windows:
         faults = "; ".join(
-            f"{w.label} from {w.start_s:.3g}s to {w.end_s:.3g}s" for w in state.windows
+            f"{w.label} from {format_duration(w.start_s)} to {format_duration(w.end_s)}"
+            for w in state.windows
         )
         parts.append(f"Faults: {faults}.")
     peak = _peak_backlog(state)
@@ -164,12 +166,8 @@ def expectations(state: SeriesState) -> list[Check] | None:
     raw = state.meta.scenario.get("expect") if state.meta else None
     if not isinstance(raw, dict):
         return None
-    given = dict(raw)
-    waits = given.get("wait_p95")
-    if isinstance(waits, dict):  # the log holds seconds; the model reads durations with units
-        given["wait_p95"] = {k: f"{v}s" for k, v in waits.items()}
-    try:
-        expect = Expect.model_validate(given)
+    try:  # the log holds durations as seconds
+        expect = Expect.model_validate(raw, context=SECONDS_CONTEXT)
     except pydantic.ValidationError:
         return None
     checks = evaluate(expect, state)
