@@ -30,6 +30,7 @@ ROWS = {
     9: "sweep_speedup",
     10: "sweep_overhead",
     11: "sweep_memory",
+    12: "calls",
 }
 # Rows whose peers are benchmark-only extras (`pip install -e '.[bench]'`).
 PEER_MODULES = {1: ("simpy", "ciw"), 7: ("rq", "celery")}
@@ -54,7 +55,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only",
         action="append",
         metavar="ROW",
-        help="run only this row (number 1-11 or module name); repeatable",
+        help="run only this row (number 1-12 or module name); repeatable",
     )
     parser.add_argument("--repeat", type=int, help="repetitions per variant (quick 1, full 5)")
     parser.add_argument(

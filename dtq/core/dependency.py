@@ -112,7 +112,10 @@ class Dependency:
             return Rejection(ERROR_THROTTLED, (1.0 - self._tokens) / spec.rate_per_s)
         capacity = self.capacity
         if not self.line and (capacity is None or self.in_service < capacity):
-            self._start(call, now)
+            # _start written out: most calls start at once, one per attempt.
+            self.in_service += 1
+            call.started_t = now
+            call.read_version = self.version
             return None
         if spec.queue_limit is not None and len(self.line) >= spec.queue_limit:
             self.rejected += 1
@@ -131,7 +134,7 @@ class Dependency:
                 self.conflicts += 1
             else:
                 self.version += 1
-        return conflict, self._fill(now)
+        return conflict, self._fill(now) if self.line else []
 
     def abandon(self, call: Call, now: float) -> list[Call]:
         """The attempt behind `call` gave up; returns the calls that start because of it."""

@@ -139,8 +139,13 @@ class Steps:
         if conflict:
             self._end(attempt, now, ERROR_CONFLICT, f"{dep.spec.name}: another call wrote first")
             return self._over(attempt)
-        if self._advance(attempt, now):
-            return NOBODY
+        if attempt.position < len(attempt.task.kind.steps):  # type: ignore[arg-type]
+            if self._advance(attempt, now):
+                return NOBODY
+        elif attempt.error is None:  # the last step was this call, and the attempt succeeds
+            sched.finish(attempt, now)
+        else:
+            self._finish(attempt, now)
         return attempt.worker if self.on_over is None else self._over(attempt)
 
     def timed_out(self, _at: float, attempt: StepAttempt, now: float) -> int:
@@ -224,11 +229,15 @@ class Steps:
             if work_s > 0:
                 self.agenda.schedule(now + work_s, STEP_END, attempt)
                 return True
+        self._finish(attempt, now)
+        return False
+
+    def _finish(self, attempt: StepAttempt, now: float) -> None:
+        """Every step is done: the attempt ends with the outcome drawn when it started."""
         if attempt.error is None:  # what _end does for a success, two calls shorter
             self.sched.finish(attempt, now)
         else:
             self._end(attempt, now, attempt.error, attempt.message)
-        return False
 
     def _call(self, attempt: StepAttempt, step: CallStep, key: int, now: float) -> bool:
         index = step.dependency
@@ -307,7 +316,7 @@ class Steps:
             "priority": task.priority,
             "attempt": attempt.number,
             "dependency": dep.spec.name,
-            "waited_s": round_us(waited_s),
+            "waited_s": round_us(waited_s) if waited_s else waited_s,  # most calls: 0.0
             "in_flight": dep.in_service,
             "line": len(dep.line),
         }
