@@ -24,7 +24,6 @@ from bench.common import (
     alternate,
     fmt_num,
     fmt_ratio,
-    md_table,
     median,
     paired_ratio,
     peak_rss_kb,
@@ -32,6 +31,7 @@ from bench.common import (
     spread,
     worker_main,
 )
+from dtq.render.markdown import markdown_table
 
 RATE = 1.6
 TASKS = {"quick": 4_000, "full": 200_000}
@@ -127,7 +127,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         "(the same queue). The goal is judged on tasks per CPU second (both are dtq on "
         f"one thread); by wall time the ratio is {fmt_ratio(by_wall)}.",
         "",
-        *md_table(
+        *markdown_table(
             [
                 "variant",
                 "tasks",

@@ -361,7 +361,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
         "their imports. Ciw counts the customers that finished by the horizon; dtq and "
         "SimPy drain the queue after the last arrival.",
         "",
-        *md_table(
+        *markdown_table(
             ["measured", "vs SimPy (wall)", "vs SimPy (CPU)", "vs Ciw (wall)", "vs Ciw (CPU)"],
             [
                 [
