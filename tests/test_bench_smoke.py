@@ -33,6 +33,8 @@ ROW_TITLES = (
 missing = [name for name in PEERS if importlib.util.find_spec(name) is None]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(660)  # the bench run's own limit (600 s) goes off first
 @pytest.mark.skipif(
     bool(missing),
     reason=f"benchmark-only peers not installed ({', '.join(missing)}): pip install -e '.[bench]'",

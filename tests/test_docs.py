@@ -420,6 +420,8 @@ def check_block(block: Block, root: Path, env: dict[str, str]) -> str | None:
     return None
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # a page's blocks run one after another: the sweeps take a while
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
 def test_every_block_runs_as_written(page: Path, tmp_path: Path) -> None:
     """Each block of the page, in order, exits and prints as the page says."""

@@ -48,6 +48,7 @@ def test_time_scale_on_the_virtual_clock_warns_instead_of_being_ignored(
     assert "--time-scale has no effect on the virtual clock" in err
 
 
+@pytest.mark.slow
 def test_the_live_dashboard_draws_in_a_real_terminal_and_the_run_exits_0(
     tmp_path: Path,
 ) -> None:
@@ -112,6 +113,7 @@ STARTUP_DELAYS_S = (0.0, 0.01, 0.03, 0.08, 0.2)
     ],
     ids=["run", "validate", "replay"],
 )
+@pytest.mark.slow
 def test_a_signal_in_the_first_moments_never_prints_a_traceback(
     tmp_path: Path, args: list[str], sig: int
 ) -> None:
@@ -182,6 +184,7 @@ def test_help_validate_and_schema_import_no_engine_no_rich_no_structlog(tmp_path
 # -- an interrupted run on a terminal --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_live_dashboard_leaves_one_clean_final_frame(tmp_path: Path) -> None:
     """Typed keys are not echoed (an echoed ^C scrolls a stale RUNNING frame into view), the
     final frame offers no Ctrl-C any more, and expectations of the part that ran are said

@@ -75,6 +75,7 @@ def test_every_shipped_scenario_is_checked() -> None:
     assert {path.stem for path in SCENARIOS} >= {"burst", "fifo", "priority", "starvation"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda path: path.stem)
 def test_two_virtual_runs_write_the_same_log(path: Path, logs: tuple[Path, Path]) -> None:
     """Line for line the same, apart from when the run started and how long it took."""
@@ -85,6 +86,7 @@ def test_two_virtual_runs_write_the_same_log(path: Path, logs: tuple[Path, Path]
         assert line_a == line_b, f"{path.name}: the logs differ at line {number}"
 
 
+@pytest.mark.slow
 def test_another_seed_writes_another_log(logs: tuple[Path, Path], tmp_path: Path) -> None:
     """The comparison can tell runs apart: a different seed changes the log."""
     path = SCENARIOS[0]

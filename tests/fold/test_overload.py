@@ -63,6 +63,7 @@ def test_expectations_of_recovery_and_amplification(short_and_long: Any) -> None
     assert failed[1].observed == "never recovered" or "never" in failed[1].observed
 
 
+@pytest.mark.slow
 def test_verify_proves_the_slots_were_never_exceeded(tmp_path: Path) -> None:
     log = tmp_path / "run.jsonl"
     loaded = load_scenario(SCENARIOS_DIR / "metastable.yaml")

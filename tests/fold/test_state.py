@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -338,6 +339,7 @@ def lifecycles(draw: st.DrawFn) -> tuple[list[Event], dict[str, int], int]:
     return b.events, b.events[-1]["totals"], running
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(lifecycles())
 def test_every_task_is_succeeded_dead_lettered_or_pending(

@@ -194,6 +194,8 @@ def test_a_failing_dashboard_never_stops_the_run(
 # -- 100,000 tasks through crashes and an outage ----------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # 100,000 tasks, and on the real clock
 @pytest.mark.parametrize("clock", ["real", "virtual"])
 def test_a_hundred_thousand_tasks_through_crashes_and_an_outage_lose_nothing(
     tmp_path: Path, clock: str

@@ -48,6 +48,7 @@ def test_a_log_another_run_is_writing_is_refused(
     assert f"{log} is the event log of another dtq run that is still writing it" in err
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_log_one_refuses_and_the_log_verifies(tmp_path: Path) -> None:
     """A real run writing its log, and a second `dtq run --log` on it: the second exits 2,
     the first goes on (stopped by Ctrl-C here) and its log is whole."""

@@ -244,6 +244,8 @@ TORTURE_RUNS = 50
 TORTURE_PARALLEL = 4
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # 50 processes: minutes on a busy machine
 def test_torture_fifty_runs_stopped_at_random_moments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

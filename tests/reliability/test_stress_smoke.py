@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability import TORTURE_SCENARIO, write_scenario
 from tests.stress import Figures
 from tests.stress.fuzz import DAMAGES, fuzz_logs, fuzz_scenarios
@@ -15,6 +17,8 @@ from tests.stress.stops import threaded_stops
 SAMPLED = ("huge t", "lines duplicated", "line repeated", "cut", "field retyped", "CRLF")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # a sample of `make stress`: many runs
 def test_a_sample_of_the_stress_run_keeps_every_promise(tmp_path: Path) -> None:
     """Two runs stopped, 40 scenario files and 30 damaged logs, three runs on one log:
     every trial survives and no task is unaccounted."""

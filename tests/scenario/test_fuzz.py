@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -114,6 +115,7 @@ def test_random_structures(data: Any) -> None:
     assert_loads_or_locates(yaml.safe_dump(data, allow_unicode=True))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.data())
 def test_mutated_scenario(draw: st.DataObject) -> None:
@@ -131,6 +133,7 @@ def test_random_text(text: str) -> None:
     assert_loads_or_locates(text)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.sampled_from(paths(VALID)), st.sampled_from([math.nan, math.inf, -math.inf, 10**40]))
 def test_non_finite_and_huge_numbers(path: tuple[Any, ...], number: float) -> None:

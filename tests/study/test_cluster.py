@@ -7,6 +7,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 from tests.study.conftest import BIN, Cluster, dtq, wait_until
 
@@ -20,12 +22,14 @@ def _sweep_json(small: Path, *extra: str) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow
 def test_a_cluster_gives_the_same_table_as_local_processes(small: Path, cluster: Cluster) -> None:
     on_cluster = _sweep_json(small, "--seeds", "3", "--cluster", cluster.address)
     assert on_cluster == _sweep_json(small, "--seeds", "3", "--jobs", "1")
     assert on_cluster["unfinished_points"] == 0
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_sweep_costs_only_its_runs(
     small: Path, cluster: Cluster, tmp_path: Path
 ) -> None:
@@ -68,6 +72,7 @@ def test_a_worker_killed_mid_sweep_costs_only_its_runs(
     assert data["points"] == alone["points"]
 
 
+@pytest.mark.slow
 def test_an_unreachable_cluster_is_bad_input(small: Path) -> None:
     from tests.study.conftest import free_port
 

@@ -15,6 +15,7 @@ from tests.helpers import ROOT
 from tests.study.conftest import BIN, wait_until
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("jobs", "to_group"), [("1", False), ("2", False), ("2", True)])
 def test_ctrl_c_prints_the_finished_points_and_exits_130(
     small: Path, tmp_path: Path, jobs: str, to_group: bool

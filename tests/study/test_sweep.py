@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from dtq.fold.state import RunState
 from dtq.log.reader import iter_events
 from dtq.log.verify import verify_log
@@ -25,6 +27,7 @@ def _json(small: Path, *extra: str) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow
 def test_the_table_is_the_same_on_one_process_and_on_two(small: Path) -> None:
     one = _json(small, "--jobs", "1")
     two = _json(small, "--jobs", "2")
@@ -110,6 +113,7 @@ def test_a_sweep_without_set_is_replications(small: Path) -> None:
     assert data["points"][0]["seeds_run"] == 4
 
 
+@pytest.mark.slow
 def test_text_table_names_the_interval_and_lists_passing_points(small: Path) -> None:
     result = dtq("sweep", str(small), *GRID, "--seeds", "3", "--quiet", "--jobs", "2")
     assert "95% confidence interval over 3 seeds (Student t, 2 degrees of freedom)" in (
@@ -119,6 +123,7 @@ def test_text_table_names_the_interval_and_lists_passing_points(small: Path) -> 
     assert "retry.max_attempts" in result.stdout
 
 
+@pytest.mark.slow
 def test_exit_1_when_a_point_fails_its_expectations(small: Path) -> None:
     failing = dtq(
         "sweep", str(small), "--set", "expect.dlq_max=0", "--seeds", "2", "--quiet", "--jobs", "1"
@@ -146,6 +151,7 @@ def test_an_invalid_value_stops_the_sweep_before_anything_runs(small: Path, tmp_
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_point_failing_at_run_time_is_reported_and_the_others_go_on(small: Path) -> None:
     """Two workers crash for good: with 2 workers nothing is left to run the queue."""
     crash = "faults.0={kind: worker_crash, at: 1s, workers: 2}"
@@ -171,6 +177,7 @@ def test_a_point_failing_at_run_time_is_reported_and_the_others_go_on(small: Pat
     assert healthy["failures"] == [] and healthy["seeds_run"] == 2
 
 
+@pytest.mark.slow
 def test_csv_is_one_line_per_point_and_metric(small: Path) -> None:
     result = dtq("sweep", str(small), *GRID, "--seeds", "2", "--quiet", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -193,6 +200,7 @@ def test_csv_is_one_line_per_point_and_metric(small: Path) -> None:
     assert all(float(row["mean"]) >= 0 for row in rows if row["metric"] != "recover_s")
 
 
+@pytest.mark.slow
 def test_html_and_markdown_write_to_a_file(small: Path, tmp_path: Path) -> None:
     page = tmp_path / "sweep.html"
     result = dtq(

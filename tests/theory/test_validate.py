@@ -172,18 +172,21 @@ def test_the_model_is_written_as_a_plain_scenario() -> None:
 # -- simulation against theory ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_mm2_fifo_at_80_percent_load_waits_as_erlang_c_says(mm2: Measurement) -> None:
     """M/M/2, rho 0.8, FIFO: the mean queue wait is Erlang C's within the run's noise."""
     [row] = wait_rows(mm2, batches=BATCHES)
     _assert_passed(row)
 
 
+@pytest.mark.slow
 def test_mm4_fifo_at_half_load_waits_as_erlang_c_says(mm4: Measurement) -> None:
     """M/M/4, rho 0.5, FIFO: the mean queue wait is Erlang C's within the run's noise."""
     [row] = wait_rows(mm4, batches=BATCHES)
     _assert_passed(row)
 
 
+@pytest.mark.slow
 def test_two_priority_classes_wait_as_cobham_says(priority: Measurement) -> None:
     """M/M/2, rho 0.8, P1 20% of the load: each class's wait is Cobham's."""
     rows = wait_rows(priority, batches=BATCHES)
@@ -192,6 +195,7 @@ def test_two_priority_classes_wait_as_cobham_says(priority: Measurement) -> None
         _assert_passed(row)
 
 
+@pytest.mark.slow
 def test_the_checks_tell_priority_from_fifo(priority: Measurement) -> None:
     """The tolerance is tight enough to matter: P1 under priority does not pass as FIFO."""
     p1 = batch_means(priority.waits[1], batches=BATCHES)
@@ -199,6 +203,7 @@ def test_the_checks_tell_priority_from_fifo(priority: Measurement) -> None:
     assert abs(p1.mean - fifo_wait) > 3 * SIGMAS * p1.se
 
 
+@pytest.mark.slow
 def test_littles_law_holds_on_every_run(
     mm2: Measurement, mm4: Measurement, priority: Measurement
 ) -> None:
@@ -207,6 +212,7 @@ def test_littles_law_holds_on_every_run(
         _assert_passed(little_row(measurement))
 
 
+@pytest.mark.slow
 def test_littles_law_holds_exactly_path_by_path(
     mm2: Measurement, mm4: Measurement, priority: Measurement
 ) -> None:
@@ -219,6 +225,7 @@ def test_littles_law_holds_exactly_path_by_path(
         assert m.queue_avg == pytest.approx(expected, abs=measured_rate * 1e-6)
 
 
+@pytest.mark.slow
 def test_priority_cuts_the_p1_wait_by_what_theory_predicts(
     priority: Measurement, twin: Measurement
 ) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import pytest
 import yaml
 
 from dtq.log.verify import verdict_lines, verify_log
@@ -93,6 +94,7 @@ def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
+@pytest.mark.slow
 def test_a_worker_killed_with_sigkill_loses_no_task(
     redis_url: str, namespace: str, tmp_path: Path
 ) -> None:
@@ -141,6 +143,7 @@ def test_a_worker_without_a_run_to_join_exits_2_and_says_so(redis_url: str, name
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_worker_with_an_unreachable_redis_exits_2_and_says_so() -> None:
     """Nothing listens on the port: a clear message after the ride-out window, exit 2."""
     started = time.monotonic()

@@ -238,6 +238,7 @@ def test_a_redis_that_loses_the_run_fails_it_with_a_clear_error(
     assert (last["event"], last["status"]) == ("run_finished", STATUS_FAILED)
 
 
+@pytest.mark.slow
 def test_an_unreachable_redis_fails_the_run_with_a_clear_error(tmp_path: Path) -> None:
     """Nothing listens on the port: a failed run after the ride-out window, with a log."""
     outcome, log = _run(tmp_path, fields=_fields(CLOSED_PORT_URL))

@@ -145,6 +145,7 @@ def _kill_all(*processes: subprocess.Popen[str]) -> None:
             process.wait(timeout=5)
 
 
+@pytest.mark.slow
 def test_a_worker_whose_coordinator_is_killed_says_so_exits_2_and_the_keys_expire(
     own_redis: OwnRedis, tmp_path: Path
 ) -> None:
@@ -176,6 +177,7 @@ def test_a_worker_whose_coordinator_is_killed_says_so_exits_2_and_the_keys_expir
         client.close()
 
 
+@pytest.mark.slow
 def test_workers_exit_2_when_redis_restarts_empty_under_a_run(
     own_redis: OwnRedis, tmp_path: Path
 ) -> None:
@@ -196,6 +198,7 @@ def test_workers_exit_2_when_redis_restarts_empty_under_a_run(
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_redis_pause_as_long_as_the_visibility_timeout_crashes_no_worker(
     own_redis: OwnRedis, tmp_path: Path
 ) -> None:
