@@ -102,6 +102,7 @@ def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
+@pytest.mark.slow
 def test_worker_processes_contend_for_the_slots_line_and_bucket_in_redis(
     redis_url: str, namespace: str, tmp_path: Path
 ) -> None:
