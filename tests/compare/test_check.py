@@ -22,6 +22,16 @@ def check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
     return code, captured.out, captured.err
 
 
+def baselined(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, *, attempts: int = 2
+) -> tuple[Path, Path]:
+    """A tiny scenario in `tmp_path` and its baseline, written by `dtq check --update`."""
+    scenario = write_tiny(tmp_path, attempts=attempts)
+    baselines = tmp_path / "baselines"
+    assert check(capsys, str(scenario), "--baselines", str(baselines), "--update")[0] == 0
+    return scenario, baselines
+
+
 @pytest.fixture(autouse=True)
 def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run inside GitHub Actions too: no test appends to the real step summary."""
@@ -103,9 +113,7 @@ def test_update_writes_a_small_sorted_baseline_identical_on_a_second_run(
 def test_a_changed_scenario_with_the_same_dlq_passes_with_a_note(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    scenario = write_tiny(tmp_path)
-    baselines = tmp_path / "baselines"
-    check(capsys, str(scenario), "--baselines", str(baselines), "--update")
+    scenario, baselines = baselined(capsys, tmp_path)
     scenario.write_text(scenario.read_text() + "# a comment changes the file, not the run\n")
     code, out, _ = check(capsys, str(scenario), "--baselines", str(baselines))
     assert code == 0
@@ -115,9 +123,7 @@ def test_a_changed_scenario_with_the_same_dlq_passes_with_a_note(
 def test_a_changed_dlq_fails_and_points_to_the_diff(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    scenario = write_tiny(tmp_path, attempts=2)
-    baselines = tmp_path / "baselines"
-    check(capsys, str(scenario), "--baselines", str(baselines), "--update")
+    scenario, baselines = baselined(capsys, tmp_path, attempts=2)
     write_tiny(tmp_path, attempts=3)
     code, out, _ = check(capsys, str(scenario), "--baselines", str(baselines))
     assert code == 1
@@ -128,9 +134,7 @@ def test_a_changed_dlq_fails_and_points_to_the_diff(
 def test_totals_that_move_under_an_unchanged_scenario_fail(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    scenario = write_tiny(tmp_path)
-    baselines = tmp_path / "baselines"
-    check(capsys, str(scenario), "--baselines", str(baselines), "--update")
+    scenario, baselines = baselined(capsys, tmp_path)
     path = baselines / "tiny.json"
     data = json.loads(path.read_text())
     data["totals"]["retried"] += 1
@@ -219,9 +223,7 @@ def test_the_step_summary_is_appended_with_a_table_and_the_dlq_differences(
     summary = tmp_path / "summary.md"
     summary.write_text("# earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    scenario = write_tiny(tmp_path, attempts=2)
-    baselines = tmp_path / "baselines"
-    check(capsys, str(scenario), "--baselines", str(baselines), "--update")
+    scenario, baselines = baselined(capsys, tmp_path, attempts=2)
     write_tiny(tmp_path, attempts=4)
     code, _, _ = check(capsys, str(scenario), "--baselines", str(baselines))
     assert code == 1
