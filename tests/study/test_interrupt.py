@@ -69,6 +69,7 @@ def test_ctrl_c_prints_the_finished_points_and_exits_130(
     assert "Traceback" not in stderr, stderr
 
 
+@pytest.mark.slow
 def test_the_local_pool_knows_the_pid_of_each_of_its_workers() -> None:
     pool = local_pool(2)
     try:
@@ -90,6 +91,7 @@ def _wait_for_a_stop(ready: str) -> str:
     return "not stopped"
 
 
+@pytest.mark.slow
 def test_interrupt_reaches_the_run_in_each_worker(tmp_path: Path) -> None:
     pool = local_pool(2)
     try:

@@ -59,6 +59,7 @@ def _metastable(until: str) -> LoadedScenario:
     return point.scenario
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("until", "recovered"), [("11s", True), ("14s", False)])
 def test_the_time_to_recover_is_the_reducer_s_one_definition(until: str, recovered: bool) -> None:
     """A sweep's recover_s is `dtq.fold.metrics.recovery_s`, as the report and expect: say."""

@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from dtq.study.progress import (
     Counts,
     ProgressBar,
@@ -70,6 +72,7 @@ def test_the_view_is_chosen_by_quiet_and_by_the_stream() -> None:
         os.close(slave)
 
 
+@pytest.mark.slow
 def test_dtq_sweep_off_a_terminal_prints_progress_lines_and_quiet_none(small: Path) -> None:
     args = ("sweep", str(small), "--set", "workers=2,4", "--seeds", "2", "--jobs", "1")
     shown = dtq(*args)

@@ -96,6 +96,7 @@ def duplicate_runs_in(events: list[dict[str, Any]]) -> int:
     return len(late_starts) + late_ends
 
 
+@pytest.mark.slow
 def test_a_worker_paused_past_its_leases_runs_tasks_twice_and_every_tool_counts_them_alike(
     own_redis: OwnRedis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
