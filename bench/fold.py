@@ -14,6 +14,7 @@ crash), then read by:
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ from bench.common import (
 from dtq.render.markdown import markdown_table
 
 EVENTS = {"quick": 20_000, "full": 1_000_000}
-GOAL_EVENTS_PER_S = 500_000
+GOAL_EVENTS_PER_S = 1_000_000
 # Events the scenario below writes per second of its clock (measured), to size the log.
 EVENTS_PER_CLOCK_S = 758.0
 LOG_NAME = "fold-source.jsonl"
@@ -93,29 +94,29 @@ def _count(log: Path) -> int:
         return sum(1 for _ in stream)
 
 
-def _timed(events: int, wall_s: float) -> Sample:
-    return {"events": events, "wall_s": wall_s, "rate": events / wall_s}
+def _timed(events: int, wall_s: float, cpu_s: float) -> Sample:
+    return {"events": events, "wall_s": wall_s, "rate": events / wall_s, "cpu_s": cpu_s}
 
 
 def run_parse(args: argparse.Namespace) -> Sample:
     """The floor: read every line and parse it, nothing more."""
     loads = orjson.loads
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     with (args.tmp / LOG_NAME).open("rb") as stream:
         events = 0
         for line in stream:
             loads(line)
             events += 1
-    return _timed(events, time.perf_counter() - wall0)
+    return _timed(events, time.perf_counter() - wall0, time.process_time() - cpu0)
 
 
 def run_fold(args: argparse.Namespace) -> Sample:
     """`dtq.log.reader.fold_log`: what replay --final does before it draws."""
     from dtq.log.reader import fold_log
 
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     state, _ = fold_log(args.tmp / LOG_NAME)
-    return _timed(state.seq, time.perf_counter() - wall0)
+    return _timed(state.seq, time.perf_counter() - wall0, time.process_time() - cpu0)
 
 
 def run_report(args: argparse.Namespace) -> Sample:
@@ -123,22 +124,25 @@ def run_report(args: argparse.Namespace) -> Sample:
     from dtq.log.reader import fold_log
     from dtq.render.report import build_report
 
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     state, reader = fold_log(args.tmp / LOG_NAME)
     build_report(state, warnings=reader.warnings)
-    return _timed(state.seq, time.perf_counter() - wall0)
+    return _timed(state.seq, time.perf_counter() - wall0, time.process_time() - cpu0)
 
 
 def _run_cli(args: argparse.Namespace, *command: str) -> Sample:
     log = args.tmp / LOG_NAME
     events = _count(log)
     cmd = [sys.executable, "-m", "dtq", *command[:1], str(log), *command[1:]]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall0 = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
     wall_s = time.perf_counter() - wall0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise BenchError(f"`dtq {' '.join(command)}` failed: {proc.stderr.decode()[-2000:]}")
-    return _timed(events, wall_s)
+    cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return _timed(events, wall_s, cpu_s)
 
 
 def run_cli_report(args: argparse.Namespace) -> Sample:
@@ -170,6 +174,8 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
             fmt_num(median(runs, "rate")),
             spread(runs, "rate"),
             f"{median(runs, 'wall_s'):.2f}",
+            f"{median(runs, 'cpu_s'):.2f}",
+            fmt_num(median([{"r": r["events"] / r["cpu_s"]} for r in runs], "r")),
         ]
         for key, runs in samples.items()
     ]
@@ -178,9 +184,11 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
     details = [
         f"Source log: {source['events']:,} events ({source['bytes'] / 2**20:.0f} MB, "
         f"{source['dead']:,} dead letters), written once by a virtual-clock run. Rates are "
-        "events per wall second; the two command lines include interpreter start-up.",
+        "events per wall second; the two command lines include interpreter start-up. "
+        "CPU s is the reader's own CPU time (the command's, for the command lines): on a "
+        "shared machine it moves less than wall time.",
         "",
-        *markdown_table(["reader", "events/s", "range", "wall s"], rows),
+        *markdown_table(["reader", "events/s", "range", "wall s", "CPU s", "events/CPU s"], rows),
     ]
     return Row(
         number=4,
@@ -192,7 +200,8 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
             f"report {fmt_ratio(report_rate / GOAL_EVENTS_PER_S)} goal",
         ],
         goal=f"≥{GOAL_EVENTS_PER_S:,} events/s",
-        met=min(fold_rate, report_rate) >= GOAL_EVENTS_PER_S,
+        met=min(median(runs, "rate") for key, runs in samples.items() if key != "parse")
+        >= GOAL_EVENTS_PER_S,
         details=details,
     )
 

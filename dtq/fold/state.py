@@ -490,7 +490,10 @@ class RunState:
         row.priority = priority
         row.attempt = event["attempt"]
         row.since_t = event["t"]
-        if task_id in self._redelivered_done:
+        # Only a task whose lease was lost can start after it ended; a task id that is not
+        # a string is still looked up (an unhashable one fails here, as it always has).
+        done = self._redelivered_done
+        if (done or type(task_id) is not str) and task_id in done:
             self._count_late_start(task_id, event["attempt"])
         if self._warming and task_id in self._warming:
             return  # submitted during the warm-up: counted, but its waits are not typical
