@@ -101,7 +101,9 @@ def run_settings(scenario: LoadedScenario, plan: Plan) -> dict[str, str]:
         "rate": repr(key.wait_weight),
         "vt_ms": str(max(1, round(model.visibility_timeout * 1000))),
         "outages": "",
-        "max_attempts": str(plan.most_attempts()),
+        "max_attempts": str(plan.retry.max_attempts),
+        # A lost lease is delivered again while the task type's own max_attempts allows.
+        "type_attempts": orjson.dumps(_type_attempts(plan)).decode(),
         # Per task type: its retry budget and its expiry, as the scripts apply them.
         "budgets": orjson.dumps(_budget_specs(plan)).decode(),
         "expires": orjson.dumps(
@@ -127,6 +129,16 @@ def _budget_specs(plan: Plan) -> dict[str, dict[str, Any]]:
             reserve = spec.min_per_s * spec.window_s
             specs[name] = {"o": spec.owner, "r": spec.ratio, "m": reserve, "w": spec.window_s}
     return specs
+
+
+def _type_attempts(plan: Plan) -> dict[str, tuple[int, str]]:
+    """Task types with their own max_attempts: it, and the dead-letter reason of a task
+    whose last attempt was lost (as the type's retry block gives it)."""
+    out: dict[str, tuple[int, str]] = {}
+    for name in plan.kind_retry:
+        policy = plan.retry_for(name)
+        out[name] = (policy.max_attempts, dead_letter_reason(policy, ERROR_CRASH))
+    return out
 
 
 def dependency_records(plan: Plan) -> dict[str, str]:

@@ -67,9 +67,9 @@ def check_references(scenario: Scenario) -> list[Problem]:
         _dependency_names,
     )
     # Imported here: the retry checks use this module's Problem.
-    from dtq.scenario.retry_checks import redis_retry_problems, type_retry_problems
+    from dtq.scenario.retry_checks import type_retry_problems
 
-    every = (*checks, type_retry_problems, redis_retry_problems)
+    every = (*checks, type_retry_problems)
     problems = list(_name_problems(priorities, data))
     return problems + [problem for check in every for problem in check(scenario)]
 

@@ -201,6 +201,35 @@ def test_an_attempt_lost_on_the_last_try_is_dead_lettered_as_lost(
     assert client.hexists(store.keys.of("dlq"), "job-000001")
 
 
+def test_a_lost_lease_is_delivered_again_while_the_task_types_own_max_attempts_allows(
+    make_store: Any, client: redis.Redis
+) -> None:
+    """The scenario allows 3 attempts, type `once` only 1: its lost attempt ends it (lost),
+    while the `job` that lost its lease at the same time is delivered again."""
+    store, _ = make_store(
+        visibility_timeout="50ms",
+        retry={"max_attempts": 3},
+        task_types={
+            "job": {"priority": 5},
+            "once": {"priority": 5, "retry": {"max_attempts": 1}},
+        },
+    )
+    store.submit(1, [("job-000001", "job", 5, False), ("once-000001", "once", 5, False)])
+    _, names = store.join(2, "test")
+    for name in names:
+        store.work(name, [], 1)
+    _silent_until(client, store, "task_dead_lettered")
+    events = _silent_until(client, store, "task_redelivered")
+    dead = [
+        (e["task_id"], e["reason"], e["attempts"])
+        for e in events
+        if e["event"] == "task_dead_lettered"
+    ]
+    assert dead == [("once-000001", "lost", 1)]
+    redelivered = [e["task_id"] for e in events if e["event"] == "task_redelivered"]
+    assert redelivered == ["job-000001"]
+
+
 def test_a_retry_waits_for_its_backoff_then_is_ready_again(
     make_store: Any, client: redis.Redis
 ) -> None:

@@ -14,7 +14,7 @@ local K_CURRENT = KEYS[17]
 local K_TURN = string.sub(K_META, 1, -5) .. 'turn:'
 
 local M = redis.call('HMGET', K_META, 's0', 'u0', 'scale', 'state', 'pw', 'rate', 'vt_ms', 'outages', 'max_attempts',
-  'budgets', 'expires')
+  'budgets', 'expires', 'type_attempts')
 if not M[1] then
   return redis.error_reply('DTQ_GONE the state of this run is gone from Redis')
 end
@@ -24,6 +24,9 @@ local VT_MS, OUTAGES, MAX_ATTEMPTS = tonumber(M[7]), M[8], tonumber(M[9])
 -- its `expires` (seconds); empty for runs without them.
 local BUDGET_SPECS = M[10] and M[10] ~= '{}' and cjson.decode(M[10]) or nil
 local EXPIRES = M[11] and M[11] ~= '{}' and cjson.decode(M[11]) or nil
+-- Task types whose own retry block sets max_attempts: {max_attempts, dead-letter reason
+-- of a lost last attempt}; the others have the scenario's (MAX_ATTEMPTS, the caller's).
+local TYPE_ATTEMPTS = M[12] and M[12] ~= '{}' and cjson.decode(M[12]) or nil
 -- Defined by the dependency part (deps.lua), used by fail and lose below: a call whose
 -- attempt is over is abandoned at the dependency; a retry asks its type's budget.
 local abandon_call, budget_allows, budget_deposit
@@ -266,7 +269,11 @@ local function lose(id, rec, reason, message)
   rec.x = rec.x or {}
   rec.x[tostring(n)] = rec.st
   redis.call('ZREM', K_LEASES, id)
-  if n < MAX_ATTEMPTS then
+  local own = TYPE_ATTEMPTS and TYPE_ATTEMPTS[rec.ty]
+  if own ~= nil then
+    reason = own[2]
+  end
+  if n < (own and own[1] or MAX_ATTEMPTS) then
     enqueue(id, rec, NOW)
     rec.w = nil
     put(id, rec)
