@@ -52,7 +52,7 @@ TASKS = 80_000
 5% off (waits 35% off) fails every wait check; a run takes about a second."""
 
 
-def _simulate(model: QueueModel, folder: Path, *, tasks: int = TASKS) -> Measurement:
+def _measure(model: QueueModel, folder: Path, *, tasks: int = TASKS) -> Measurement:
     assert model.min_tasks(batches=BATCHES) <= tasks, "too few tasks for valid batch means"
     return measure_model(model, seed=SEED, tasks=tasks, folder=folder)
 
@@ -60,25 +60,25 @@ def _simulate(model: QueueModel, folder: Path, *, tasks: int = TASKS) -> Measure
 @pytest.fixture(scope="module")
 def mm2(tmp_path_factory: pytest.TempPathFactory) -> Measurement:
     """M/M/2 at rho 0.8, FIFO."""
-    return _simulate(MM2_FIFO, tmp_path_factory.mktemp("mm2"))
+    return _measure(MM2_FIFO, tmp_path_factory.mktemp("mm2"))
 
 
 @pytest.fixture(scope="module")
 def mm4(tmp_path_factory: pytest.TempPathFactory) -> Measurement:
     """M/M/4 at rho 0.5, FIFO (short memory: a quarter of the tasks is plenty)."""
-    return _simulate(MM4_FIFO, tmp_path_factory.mktemp("mm4"), tasks=TASKS // 4)
+    return _measure(MM4_FIFO, tmp_path_factory.mktemp("mm4"), tasks=TASKS // 4)
 
 
 @pytest.fixture(scope="module")
 def priority(tmp_path_factory: pytest.TempPathFactory) -> Measurement:
     """M/M/2 at rho 0.8 with two priority classes."""
-    return _simulate(MM2_PRIORITY, tmp_path_factory.mktemp("priority"))
+    return _measure(MM2_PRIORITY, tmp_path_factory.mktemp("priority"))
 
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Measurement:
     """The priority model's workload under FIFO, same seed: the same tasks."""
-    return _simulate(MM2_PRIORITY.fifo_twin(), tmp_path_factory.mktemp("twin"))
+    return _measure(MM2_PRIORITY.fifo_twin(), tmp_path_factory.mktemp("twin"))
 
 
 def _assert_passed(row: Row) -> None:
