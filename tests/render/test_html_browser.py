@@ -23,6 +23,9 @@ from dtq.render.html.sweep import render_sweep_html
 from tests.helpers import ROOT, SCENARIOS_DIR
 from tests.render.test_html_sweep import make_result
 
+# Each test starts a headless chromium: ten to twenty seconds apiece.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
