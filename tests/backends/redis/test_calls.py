@@ -160,3 +160,23 @@ def test_the_call_of_a_worker_that_leaves_stays_or_is_cancelled(
     ended = [e for e in _calls(client, store) if e["event"] == "call_ended"]
     assert [(e["task_id"], e["outcome"]) for e in ended] == [(t1, "abandoned")]
     assert store.wait_turn(w2, 1.0) is not None  # the freed slot went to the line
+
+
+def test_the_run_clock_times_out_a_call_whose_worker_is_late_to_notice(
+    calls_store: Any, client: redis.Redis
+) -> None:
+    """A call in line past its attempt's timeout is abandoned (here cancelled) by the next
+    tick, without a word from its worker, which then learns `timeout`; an attempt whose
+    time ran out before it called does not call at all."""
+    store, held = calls_store(3, concurrency=1, latency=LONG, abandoned="cancel")
+    (w1, t1), (w2, t2), (w3, t3) = held
+    assert _offer(store, w1, t1)[0] == "started"
+    line = store.offer_call(w2, f"{t2}#1#0", (t2, 1), 0, 60.0, 0.5, SHORT_S)
+    assert line == ["line"]
+    time.sleep(SHORT_S * 2)
+    store.tick("lost")
+    ended = [e for e in _calls(client, store) if e["event"] == "call_ended"]
+    assert [(e["task_id"], e["outcome"], e["served_s"]) for e in ended] == [(t2, "cancelled", None)]
+    assert store.end_call(w2, f"{t2}#1#0", (t2, 1)) == ["timeout"]
+    late = store.offer_call(w3, f"{t3}#1#0", (t3, 1), 0, 60.0, 0.5, SHORT_S)
+    assert late == ["timeout"]
