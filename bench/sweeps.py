@@ -9,13 +9,15 @@ Each measurement runs in a fresh interpreter (`python -m bench.sweeps --worker .
   with only the reducer watching (the run itself); `point` runs the 10 as sweep points
   in one worker process (process start, scenario load and validation, the hand-off, the
   timeline and the summary included); `logged` is `bare` writing the JSON log as `--out`
-  does. Row 10 is point / bare - 1: what a sweep adds to each point.
+  does. Row 10 is point / bare - 1: what a sweep adds to each point, in wall time and
+  in CPU time (this process and its ended workers), which load disturbs less.
 - `mem40` / `mem160`: sweeps of 40 and 160 small points in this process; peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -42,6 +44,13 @@ faults:
 """
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
+
+
 def scenario_path(tmp: Path, tasks: int) -> Path:
     """A scenario of about `tasks` tasks, with an outage in its middle third."""
     until = tasks / RATE
@@ -56,13 +65,13 @@ def scenario_path(tmp: Path, tasks: int) -> Path:
     return path
 
 
-def _sweep(path: Path, sets: list[str], *, jobs: int) -> tuple[float, int]:
-    """Wall seconds of a whole sweep (pool start included) and its points."""
+def _sweep(path: Path, sets: list[str], *, jobs: int) -> tuple[float, float, int]:
+    """Wall and CPU seconds of a whole sweep (pool start included) and its points."""
     from dtq.study.execute import IN_FLIGHT_PER_WORKER, InProcess, local_pool
     from dtq.study.sweep import plan_sweep, run_sweep
 
     plan = plan_sweep(path, sets, seeds="1")
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), cpu_s()
     executor = InProcess() if jobs == 1 else local_pool(jobs)
     try:
         result = run_sweep(
@@ -70,22 +79,22 @@ def _sweep(path: Path, sets: list[str], *, jobs: int) -> tuple[float, int]:
         )
     finally:
         executor.shutdown(wait=True)
-    wall_s = time.perf_counter() - started
+    wall_s, used_s = time.perf_counter() - started, cpu_s() - cpu0
     if len(result.points) != len(plan.points) or any(p.failures for p in result.points):
         raise RuntimeError("the sweep did not finish every point")
-    return wall_s, len(result.points)
+    return wall_s, used_s, len(result.points)
 
 
 def run_jobs1(args: argparse.Namespace) -> Sample:
     """40 points on this process alone."""
-    wall_s, points = _sweep(scenario_path(args.tmp, args.size), GRID, jobs=1)
-    return {"wall_s": wall_s, "points": points, "rate": points / wall_s}
+    wall_s, used_s, points = _sweep(scenario_path(args.tmp, args.size), GRID, jobs=1)
+    return {"wall_s": wall_s, "cpu_s": used_s, "points": points, "rate": points / wall_s}
 
 
 def run_jobs2(args: argparse.Namespace) -> Sample:
     """40 points on two worker processes."""
-    wall_s, points = _sweep(scenario_path(args.tmp, args.size), GRID, jobs=2)
-    return {"wall_s": wall_s, "points": points, "rate": points / wall_s}
+    wall_s, used_s, points = _sweep(scenario_path(args.tmp, args.size), GRID, jobs=2)
+    return {"wall_s": wall_s, "cpu_s": used_s, "points": points, "rate": points / wall_s}
 
 
 REPEATS = 10
@@ -98,7 +107,7 @@ def _bare(args: argparse.Namespace, *, write_log: bool) -> Sample:
 
     scenario = load_scenario(scenario_path(args.tmp, args.size))
     log = args.tmp / "bare.jsonl"
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), cpu_s()
     for seed in range(1, REPEATS + 1):
         state = RunState()
 
@@ -112,7 +121,8 @@ def _bare(args: argparse.Namespace, *, write_log: bool) -> Sample:
             write_log=write_log,
         )
     per_point = (time.perf_counter() - started) / REPEATS
-    return {"per_point_s": per_point, "tasks": state.submitted}
+    cpu_per_point = (cpu_s() - cpu0) / REPEATS
+    return {"per_point_s": per_point, "cpu_per_point_s": cpu_per_point, "tasks": state.submitted}
 
 
 def run_bare(args: argparse.Namespace) -> Sample:
@@ -131,21 +141,24 @@ def run_point(args: argparse.Namespace) -> Sample:
     from dtq.study.execute import local_pool
     from dtq.study.sweep import plan_sweep, run_sweep
 
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), cpu_s()
     plan = plan_sweep(scenario_path(args.tmp, args.size), [], seeds=seeds)
     executor = local_pool(1)
     try:
         run_sweep(plan, executor, in_flight=2, should_stop=lambda: False)
     finally:
-        executor.shutdown(wait=True)
-    return {"per_point_s": (time.perf_counter() - started) / REPEATS}
+        executor.shutdown(wait=True)  # the worker has ended: its CPU time is counted
+    return {
+        "per_point_s": (time.perf_counter() - started) / REPEATS,
+        "cpu_per_point_s": (cpu_s() - cpu0) / REPEATS,
+    }
 
 
 def _memory(args: argparse.Namespace, workers: int) -> Sample:
     from bench.common import peak_rss_kb
 
     values = ",".join(str(count) for count in range(4, 4 + workers))
-    wall_s, points = _sweep(
+    wall_s, _cpu, points = _sweep(
         scenario_path(args.tmp, args.size),
         [f"workers={values}", "retry.max_attempts=2,3,4,5"],
         jobs=1,

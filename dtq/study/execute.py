@@ -14,6 +14,8 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -100,13 +102,31 @@ def _started() -> None:
     """A no-op: one per worker, submitted at once, so that the pool starts them all now."""
 
 
-def _report_pid(pids: SimpleQueue[int]) -> None:
-    """Each worker's initializer: tell the pool its pid, before it takes any run."""
+def _worker_started(pids: SimpleQueue[int]) -> None:
+    """Each worker's initializer: SIGTERM ends it (a forked worker would inherit this
+    process's handler, which only asks a sweep to stop), and its pid goes to the pool
+    before it takes any run."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     pids.put(os.getpid())
 
 
+def start_method() -> str:
+    """`fork` where it is safe, else `spawn`; decided when a pool starts.
+
+    A spawned worker imports dtq afresh, about a second of CPU (pydantic builds the
+    scenario models; structlog and rich load), which was most of what a sweep added to
+    its points. A forked one starts with this process's modules already imported. Fork
+    is safe only while this process runs no other thread (a lock another thread holds
+    would stay held in the child forever), and only on Linux (macOS system frameworks
+    are not fork-safe), so anywhere else the workers are spawned.
+    """
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
 class LocalPool(ProcessPoolExecutor):
-    """Worker processes (spawned: no thread of this process is forked) that can be stopped.
+    """Worker processes that can be stopped, forked or spawned (`start_method`).
 
     A stop must reach the workers' runs at once, and the executor has no public way to
     signal its processes: each worker's initializer therefore sends its pid up a pipe
@@ -114,14 +134,15 @@ class LocalPool(ProcessPoolExecutor):
     A worker that has not sent its pid yet has no run to stop.
     """
 
-    def __init__(self, jobs: int) -> None:
-        context = multiprocessing.get_context("spawn")
+    def __init__(self, jobs: int, *, method: str | None = None) -> None:
+        context = multiprocessing.get_context(method or start_method())
+        self.method = context.get_start_method()
         self._pid_pipe: SimpleQueue[int] = context.SimpleQueue()
         self._pids: set[int] = set()
         super().__init__(
             max_workers=jobs,
             mp_context=context,
-            initializer=_report_pid,
+            initializer=_worker_started,
             initargs=(self._pid_pipe,),
         )
 
@@ -153,25 +174,30 @@ class LocalPool(ProcessPoolExecutor):
             self._pid_pipe.close()
 
 
-def local_pool(jobs: int) -> LocalPool:
-    """`jobs` worker processes, all started.
+def local_pool(jobs: int, *, method: str | None = None) -> LocalPool:
+    """`jobs` worker processes, all started (`method`: fork or spawn, else `start_method`).
 
     The workers are started with SIGINT ignored, which a child inherits from its first
     instruction on: a Ctrl-C at the terminal reaches every process of the group, and a
     worker still importing or between runs must leave it to the parent. During a run the
     runner's own handler takes it and ends the run at once as interrupted.
     """
-    pool = LocalPool(jobs)
+    # A forked child would write again whatever this process still holds in a buffer.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pool = LocalPool(jobs, method=method)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        # Each submit while no worker is idle starts one more process (up to `jobs`).
+        # Forked, the first submit starts them all; spawned, each submit while no worker
+        # is idle starts one more (up to `jobs`).
         started = [pool.submit(_started) for _ in range(jobs)]
     finally:
         signal.signal(signal.SIGINT, previous)
     wait(started)
-    # Every worker up before the first run; one that never comes up breaks the pool,
-    # and each run then says so.
-    pool.wait_for_workers(jobs, timeout_s=_START_S)
+    # Every worker up before the first run. One that never came up broke the pool, and
+    # each run says so: no need to wait for it.
+    if not any(future.exception() for future in started):
+        pool.wait_for_workers(jobs, timeout_s=_START_S)
     return pool
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from dtq.study.execute import local_pool
+from dtq.study.execute import local_pool, start_method
 from tests.helpers import ROOT
 from tests.study.conftest import BIN, wait_until
 
@@ -70,14 +72,48 @@ def test_ctrl_c_prints_the_finished_points_and_exits_130(
 
 
 @pytest.mark.slow
-def test_the_local_pool_knows_the_pid_of_each_of_its_workers() -> None:
-    pool = local_pool(2)
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_local_pool_knows_the_pid_of_each_of_its_workers(method: str) -> None:
+    pool = local_pool(2, method=method)
     try:
+        assert pool.method == method
         ran_on = {pool.submit(os.getpid).result(timeout=60) for _ in range(8)}
         pids = pool.worker_pids()
         assert len(pids) == 2 and ran_on <= pids and os.getpid() not in pids
     finally:
         pool.shutdown(wait=True)
+
+
+def test_workers_are_forked_only_while_this_process_runs_one_thread() -> None:
+    """A fork copies locks other threads may hold: with a second thread, spawn."""
+    if threading.active_count() == 1:
+        assert start_method() == ("fork" if sys.platform.startswith("linux") else "spawn")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        release.set()
+        other.join(timeout=10)
+
+
+def _sigterm_handler() -> str:
+    handler = signal.getsignal(signal.SIGTERM)
+    return "default" if handler == signal.SIG_DFL else repr(handler)
+
+
+def test_a_forked_worker_dies_of_sigterm_not_of_this_process_s_handler() -> None:
+    """The sweep's SIGTERM handler only asks for a stop: a worker must not inherit it."""
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    try:
+        pool = local_pool(1, method="fork")
+        try:
+            assert pool.submit(_sigterm_handler).result(timeout=60) == "default"
+        finally:
+            pool.shutdown(wait=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _wait_for_a_stop(ready: str) -> str:
@@ -92,8 +128,9 @@ def _wait_for_a_stop(ready: str) -> str:
 
 
 @pytest.mark.slow
-def test_interrupt_reaches_the_run_in_each_worker(tmp_path: Path) -> None:
-    pool = local_pool(2)
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_interrupt_reaches_the_run_in_each_worker(tmp_path: Path, method: str) -> None:
+    pool = local_pool(2, method=method)
     try:
         ready = [tmp_path / "a", tmp_path / "b"]
         futures = [pool.submit(_wait_for_a_stop, str(path)) for path in ready]
