@@ -1,4 +1,4 @@
-"""Titled tables as plain data, and their markdown: the shape diff and check lay out.
+"""Titled tables as plain data, and their markdown: what report, diff and check lay out.
 
 A renderer builds `TitledTable`s once; the text format draws them with rich, the markdown
 format with `markdown_lines`, so the two show the same rows under the same titles.
