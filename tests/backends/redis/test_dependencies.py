@@ -355,3 +355,38 @@ def test_a_crash_fault_abandons_the_calls_of_the_attempts_it_kills(
     started = Counter((e["task_id"], e["attempt"]) for e in _named(events, "call_started"))
     assert started == Counter((e["task_id"], e["attempt"]) for e in _named(events, "call_ended"))
     assert _most_in_flight(events, "db") == 1
+
+
+@pytest.mark.slow
+def test_stepped_attempts_draw_alike_on_redis_and_on_the_virtual_clock(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """Where contention cannot decide (a dependency without limits, no timeout), every
+    stepped attempt's failure is the keyed draw: Redis gives the virtual clock's DLQ."""
+    fields = _fields(
+        redis_url,
+        time_scale=5,
+        workers=4,
+        retry={"max_attempts": 3, "backoff": "fixed", "base_delay": "10ms"},
+        dependencies={"db": {"latency": {"dist": "exponential", "mean": "5ms"}}},
+        task_types={
+            "job": {
+                "steps": [{"work": "1ms"}, {"call": "db"}],
+                "failures": {"network": 0.3, "bad_input": 0.05},
+            }
+        },
+        arrivals=[{"pattern": "burst", "task": "job", "count": 150}],
+    )
+    on_redis, redis_events = _run(tmp_path, fields, "redis")
+    virtual = {**fields, "clock": "virtual", "backend": "memory"}
+    in_memory, memory_events = _run(tmp_path, virtual, "memory")
+    assert on_redis.status == STATUS_COMPLETED, on_redis.error
+
+    def dlq(events: list[Event]) -> dict[str, tuple[str, int, str]]:
+        dead = _named(events, "task_dead_lettered")
+        return {e["task_id"]: (e["reason"], e["attempts"], e["last_error"]) for e in dead}
+
+    assert dlq(redis_events) == dlq(memory_events)
+    assert len(dlq(redis_events)) > 5
+    assert on_redis.totals == in_memory.totals
+    assert len(_named(redis_events, "call_ended")) == len(_named(memory_events, "call_ended"))
