@@ -8,6 +8,7 @@ one run shows one throughput, one failure share, one utilisation everywhere.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from dtq.fold.state import THROUGHPUT_WINDOW_S, Counts, RunState, WorkerRow
 
@@ -43,6 +44,18 @@ def shown_throughput_per_s(state: RunState) -> float:
     if state.finished is not None:
         return throughput_per_s(state)
     return recent_throughput_per_s(state)
+
+
+def shown_first_time_share(state: RunState) -> float | None:
+    """The share of successes that came on the task's first attempt, over the window of
+    the live rate while running, over the run once finished; None without a success."""
+    if state.finished is not None or state.t <= 0:
+        done, first = state.succeeded, state.attempts_to_succeed.get(1, 0)
+    else:
+        start = max(0, int(state.t) - max(1, int(THROUGHPUT_WINDOW_S)) + 1)
+        done, _ = state.over_time.sum_since("succeeded", start)
+        first, _ = state.over_time.sum_since("first_time", start)
+    return first / done if done else None
 
 
 def failure_percent(state: RunState) -> float:
@@ -127,12 +140,67 @@ def recovery_s(state: RunState) -> float | None:
     return math.inf
 
 
-def goodput_per_s(state: RunState) -> list[tuple[float, int, int]]:
-    """`(bucket start t, successes, attempts)` over time: goodput against work done."""
-    width = state.over_time.width_s
-    succeeded = state.over_time.values("succeeded")
-    started = state.over_time.values("started")
-    return [(i * width, s, a) for i, (s, a) in enumerate(zip(succeeded, started, strict=True))]
+@dataclass(frozen=True, slots=True)
+class Goodput:
+    """Goodput against work over a stretch of run time, per second: tasks that succeeded
+    on their first attempt (first time), after at least one retry (eventual), and attempts
+    started."""
+
+    start_t: float
+    end_t: float
+    first_time_per_s: float
+    eventual_per_s: float
+    attempts_per_s: float
+
+    @classmethod
+    def over(cls, start_t: float, end_t: float, first: int, done: int, attempts: int) -> Goodput:
+        """The rates of `first` first-time successes of `done`, and `attempts`, in a stretch."""
+        width_s = end_t - start_t
+        return cls(
+            start_t=start_t,
+            end_t=end_t,
+            first_time_per_s=rate_per_s(first, width_s),
+            eventual_per_s=rate_per_s(done - first, width_s),
+            attempts_per_s=rate_per_s(attempts, width_s),
+        )
+
+
+def goodput(state: RunState) -> Goodput:
+    """Goodput over the whole run: first-time and eventual successes, attempts, per second."""
+    totals = state.totals()
+    first = state.attempts_to_succeed.get(1, 0)
+    return Goodput.over(0.0, state.elapsed_s, first, totals["succeeded"], totals["started"])
+
+
+def goodput_over_time(state: RunState, *, points: int) -> list[Goodput]:
+    """Goodput in at most `points` equal stretches of the run (whole buckets of
+    `over_time`), from t = 0 to the run's end; the last stretch ends with the run."""
+    series = state.over_time
+    columns = [series.values(name) for name in ("first_time", "succeeded", "started")]
+    end_s = max(state.elapsed_s, state.t)
+    if len(columns[0]) > 1 and (len(columns[0]) - 1) * series.width_s >= end_s:
+        # The run ended on a bucket's edge: what happened at that instant joins the
+        # bucket before, rather than a stretch of no time.
+        for values in columns:
+            last = values.pop()
+            values[-1] += last
+    first, done, started = columns
+    step = max(1, math.ceil(len(done) / max(points, 1)))
+    width_s = series.width_s * step
+    out = []
+    for begin in range(0, len(done), step):
+        start_t = begin * series.width_s
+        stretch = slice(begin, begin + step)
+        out.append(
+            Goodput.over(
+                start_t,
+                max(min(start_t + width_s, end_s), start_t),
+                sum(first[stretch]),
+                sum(done[stretch]),
+                sum(started[stretch]),
+            )
+        )
+    return out
 
 
 def dependency_slots(state: RunState, name: str) -> int | None:

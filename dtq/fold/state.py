@@ -28,8 +28,9 @@ CRASHED = "crashed"
 STOPPED = "stopped"
 
 THROUGHPUT_WINDOW_S = 5.0
-# The counts kept over time (`RunState.over_time`), named as in `totals()`.
-SERIES_COLUMNS = ("submitted", "started", "succeeded", "failed", "dead_lettered")
+# The counts kept over time (`RunState.over_time`), named as in `totals()`; `first_time`:
+# the tasks of `succeeded` that succeeded on their first attempt.
+SERIES_COLUMNS = ("submitted", "started", "succeeded", "failed", "dead_lettered", "first_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +373,7 @@ class RunState:
             sum(c.succeeded for c in counts),
             sum(c.failed for c in counts),
             sum(c.dead_lettered for c in counts),
+            self.attempts_to_succeed.get(1, 0),
         ]
 
     def priorities(self) -> list[int]:

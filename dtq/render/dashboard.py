@@ -364,6 +364,9 @@ def dlq_height(state: RunState, *, rows: int, framed: bool) -> int:
 
 def _throughput(state: RunState, *, width: int, framed: bool) -> Section:
     label = f"throughput {format_rate(metrics.shown_throughput_per_s(state))} "
+    share = metrics.shown_first_time_share(state)
+    if share is not None and any(c.failed for c in state.by_priority.values()):
+        label += f"({share:.0%} first time) "  # the rest of the goodput needed retries
     history = state.throughput_history()
     if state.finished is None:
         history = history[:-1]  # the current second is still filling up

@@ -25,6 +25,8 @@ from dtq.render.dashboard import format_rate
 from dtq.render.tables import TitledTable, markdown_lines
 
 REPORT_SCHEMA = 1
+GOODPUT_STRETCHES = 20
+"""Equal stretches of the run in the report's goodput over time (whole buckets, at most)."""
 UNFINISHED = "unfinished"
 """The status of a log without run_finished: killed (or still being written), not running."""
 REAL_CLOCK_NOTE = "real clock with time-window faults: the DLQ may differ between runs"
@@ -91,6 +93,21 @@ def _overload_section(state: RunState) -> dict[str, Any]:
         "last_fault_end_t": state.last_fault_end_t,
         # null: nothing to recover from; "never": goodput never came back.
         "recovery_s": "never" if recovery == math.inf else recovery,
+        "goodput": _goodput(metrics.goodput(state)),
+        "goodput_over_time": [
+            _goodput(stretch)
+            for stretch in metrics.goodput_over_time(state, points=GOODPUT_STRETCHES)
+        ],
+    }
+
+
+def _goodput(stretch: metrics.Goodput) -> dict[str, float]:
+    return {
+        "start_t": _round(stretch.start_t),
+        "end_t": _round(stretch.end_t),
+        "first_time_per_s": _round(stretch.first_time_per_s),
+        "eventual_per_s": _round(stretch.eventual_per_s),
+        "attempts_per_s": _round(stretch.attempts_per_s),
     }
 
 
@@ -332,7 +349,33 @@ def _tables(report: Report) -> list[TitledTable]:
             ("by", "value", "tasks"),
             _dlq_rows(report),
         ),
+        *_goodput_tables(report),
         *_overload_tables(report),
+    ]
+
+
+GOODPUT_HEADERS = ("from", "to", "first time", "eventual", "attempts")
+
+
+def _goodput_tables(report: Report) -> list[TitledTable]:
+    """Goodput against attempts over time, when some attempt failed (else goodput is the
+    throughput, all of it first time)."""
+    overload = report["overload"]
+    if not report["totals"]["failed"]:
+        return []
+    rows = [_goodput_row(stretch) for stretch in overload["goodput_over_time"]]
+    rows.append(["whole run", "", *_goodput_row(overload["goodput"])[2:]])
+    title = "Goodput against attempts: tasks succeeded first time, after retries; attempts"
+    return [TitledTable(title, GOODPUT_HEADERS, rows)]
+
+
+def _goodput_row(stretch: dict[str, float]) -> list[str]:
+    return [
+        display_duration(stretch["start_t"]),
+        display_duration(stretch["end_t"]),
+        format_rate(stretch["first_time_per_s"]),
+        format_rate(stretch["eventual_per_s"]),
+        format_rate(stretch["attempts_per_s"]),
     ]
 
 

@@ -60,3 +60,28 @@ def test_pending_failure_share_and_utilisation() -> None:
     row = next(iter(state.workers.values()))
     assert metrics.utilisation(row, state.elapsed_s) == row.busy_s / state.elapsed_s
     assert metrics.utilisation(row, 0.0) == 0.0
+
+
+def test_goodput_splits_first_time_and_eventual_successes_against_attempts() -> None:
+    """The small log: 1 task succeeds on attempt 1, 2 after a retry, 6 attempts in 5 s."""
+    state = fold_events(small_log().events)
+    whole = metrics.goodput(state)
+    assert (whole.first_time_per_s, whole.eventual_per_s, whole.attempts_per_s) == (
+        0.2,
+        0.4,
+        1.2,
+    )
+    stretches = metrics.goodput_over_time(state, points=10)
+    # One-second buckets; the run ends on the edge of t = 5, so its last instant joins [4, 5).
+    assert [(s.start_t, s.end_t) for s in stretches] == [(t, t + 1.0) for t in range(5)]
+    assert [s.first_time_per_s for s in stretches] == [0, 1, 0, 0, 0]
+    assert [s.eventual_per_s for s in stretches] == [0, 0, 0, 1, 1]
+    assert [s.attempts_per_s for s in stretches] == [0, 3, 1, 1, 1]
+
+
+def test_goodput_over_time_merges_buckets_into_at_most_the_stretches_asked() -> None:
+    """Two stretches of the small log's five seconds: 3 s (whole buckets), then the rest."""
+    stretches = metrics.goodput_over_time(fold_events(small_log().events), points=2)
+    assert [(s.start_t, s.end_t) for s in stretches] == [(0.0, 3.0), (3.0, 5.0)]
+    assert [s.attempts_per_s for s in stretches] == [4 / 3, 1.0]
+    assert [s.eventual_per_s for s in stretches] == [0.0, 1.0]

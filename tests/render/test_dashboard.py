@@ -27,7 +27,13 @@ from dtq.render.dashboard import (
 )
 from dtq.render.live import LiveDisplay, PlainDisplay, QuietDisplay, make_display
 from dtq.scenario.models import Expect
-from tests.eventlog_factory import LogBuilder, small_log, steady_log
+from tests.eventlog_factory import (
+    DUPLICATE_RUNS,
+    LogBuilder,
+    redelivered_log,
+    small_log,
+    steady_log,
+)
 
 KEYS = "space pause · q quit"
 
@@ -371,3 +377,23 @@ def test_the_dependency_line_shows_slots_line_and_wasted_calls_at_80x24(tmp_path
     assert "db  in flight 2/2  line " in screen
     assert "abandoned " in screen
     assert "fault #0 slowdown: db at 20% of its slots, latency x1" in screen
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 60)])
+def test_the_throughput_line_says_how_much_of_the_goodput_came_first_time(
+    width: int, height: int
+) -> None:
+    """After failures, the share of successes on the first attempt: 1 of 3 in the small log."""
+    text = "\n".join(dashboard(fold_events(small_log().events), width=width, height=height))
+    assert "(33% first time)" in text
+    quiet = "\n".join(
+        dashboard(fold_events(steady_log(tasks=8, gap_s=0.5).events), width=80, height=24)
+    )
+    assert "first time" not in quiet  # nothing failed: all of the goodput is first time
+
+
+def test_the_dashboard_counts_duplicate_runs_as_the_report_does() -> None:
+    """Four tasks ran twice after lost leases: the counters show `duplicates 4`."""
+    lines = dashboard(fold_events(redelivered_log().events), width=80, height=24)
+    at = next(index for index, line in enumerate(lines) if "duplicates" in line)
+    assert lines[at + 1].split()[-1] == str(DUPLICATE_RUNS)

@@ -232,3 +232,20 @@ def test_a_log_with_a_missing_event_warns(
     captured = capsys.readouterr()
     assert "missing events" in captured.err and "dtq verify" in captured.err
     assert any("pending below 0" in note for note in orjson.loads(captured.out)["notes"])
+
+
+def test_the_report_shows_goodput_first_time_and_eventual_against_attempts() -> None:
+    """The small log: per second, 0.2 tasks first time, 0.4 after retries, 1.2 attempts."""
+    report = small_report()
+    overload = report["overload"]
+    assert overload["goodput"] == {
+        "start_t": 0.0,
+        "end_t": 5.0,
+        "first_time_per_s": 0.2,
+        "eventual_per_s": 0.4,
+        "attempts_per_s": 1.2,
+    }
+    assert [s["start_t"] for s in overload["goodput_over_time"]] == [0, 1, 2, 3, 4]
+    text = render_markdown(report)
+    assert "| 3.00s | 4.00s | 0.0/s | 1.0/s | 1.0/s |" in text
+    assert "| whole run |  | 0.2/s | 0.4/s | 1.2/s |" in text

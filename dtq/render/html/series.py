@@ -35,6 +35,7 @@ CDF_POINTS = 200
 # Sampled columns (cumulative counters unless said otherwise).
 STARTED = "started"
 SUCCEEDED = "succeeded"
+FIRST_TIME = "first_time"  # tasks of SUCCEEDED that succeeded on their first attempt
 DEAD = "dead_lettered"
 BUSY_WORKERS = "busy"  # a level: workers running an attempt at the edge
 UP_WORKERS = "up"  # a level: workers not crashed or stopped at the edge

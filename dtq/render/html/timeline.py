@@ -14,6 +14,7 @@ from dtq.render.html.charts import Chart, Trace
 from dtq.render.html.series import (
     BUSY_WORKERS,
     DEAD,
+    FIRST_TIME,
     STARTED,
     SUCCEEDED,
     UP_WORKERS,
@@ -125,16 +126,20 @@ def work_chart(runs: Sequence[Shown], *, throughput: bool = True) -> Chart | Non
         title="Throughput, goodput and attempts",
         y_title="per second",
         hint="Per second. Attempts above goodput are retries spent on failing work; "
-        "goodput dropping inside a shaded fault window is the fault's cost.",
+        "goodput is split into tasks that succeeded first time and those that needed "
+        "retries; goodput dropping inside a shaded fault window is the fault's cost.",
     )
 
 
 def _work_traces(run: Shown, *, throughput: bool) -> list[Trace]:
     times, columns = thinned(run.state, RATE_POINTS)
     ended = [a + b for a, b in zip(columns[SUCCEEDED], columns[DEAD], strict=True)]
+    eventual = [a - b for a, b in zip(columns[SUCCEEDED], columns[FIRST_TIME], strict=True)]
     lines = [
         ("attempts", columns[STARTED], 0),
         ("goodput (tasks succeeded)", columns[SUCCEEDED], 4),
+        ("goodput, first time (on attempt 1)", columns[FIRST_TIME], 2),
+        ("goodput, eventual (after retries)", eventual, 3),
     ]
     if throughput:
         lines.insert(1, ("throughput (tasks ended)", ended, 1))
