@@ -286,11 +286,18 @@ class LogVerifier:
         self._running[task_id] = worker
         self._busy[worker] = task_id
 
+    def _state_of(self, line: int, event: Event) -> int | None:
+        """The state of the event's task; None, and a violation, if it was never submitted."""
+        state = self._tasks.get(event["task_id"])
+        if state is None:
+            name, task_id = event["event"], event["task_id"]
+            self._violation(line, task_id, f"{name} for a task never submitted")
+        return state
+
     def _attempt_ended(self, line: int, event: Event) -> None:
         name, task_id = event["event"], event["task_id"]
-        state = self._tasks.get(task_id)
+        state = self._state_of(line, event)
         if state is None:
-            self._violation(line, task_id, f"{name} for a task never submitted")
             return
         worker, attempt = event["worker"], event["attempt"]
         if self._busy.get(worker) == task_id:
@@ -329,9 +336,8 @@ class LogVerifier:
 
     def _retry_ready(self, line: int, event: Event) -> None:
         task_id = event["task_id"]
-        state = self._tasks.get(task_id)
+        state = self._state_of(line, event)
         if state is None:
-            self._violation(line, task_id, "task_retry_ready for a task never submitted")
             return
         phase = state & _PHASE
         if phase != RETRYING:
@@ -348,9 +354,8 @@ class LogVerifier:
 
     def _dead_lettered(self, line: int, event: Event) -> None:
         task_id = event["task_id"]
-        state = self._tasks.get(task_id)
+        state = self._state_of(line, event)
         if state is None:
-            self._violation(line, task_id, "task_dead_lettered for a task never submitted")
             return
         phase = state & _PHASE
         # With Redis, a task whose lease is lost too often is dead-lettered from any phase.
