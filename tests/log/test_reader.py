@@ -10,7 +10,10 @@ import pytest
 
 from dtq.cli import main
 from dtq.errors import LogFormatError
+from dtq.fold.state import RunState
+from dtq.log import reader as reader_module
 from dtq.log.reader import LogReader, fold_log, iter_events
+from dtq.render.report import build_report
 from tests.eventlog_factory import small_log
 from tests.helpers import SCENARIOS_DIR
 
@@ -143,3 +146,72 @@ def test_one_blank_line_at_the_end_is_fine_but_not_inside(tmp_path: Path) -> Non
     write_lines(path, [*lines[:3], b"", *lines[3:]])
     with pytest.raises(LogFormatError, match=r"run\.jsonl:4: a blank line inside the log"):
         fold_log(path)
+
+
+# -- reading by blocks -------------------------------------------------------------------
+
+BLOCK_SIZES = [16, 100, 4096, reader_module.BLOCK_BYTES]
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_SIZES)
+def test_folding_by_blocks_gives_what_folding_event_by_event_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    """Blocks of any size, lines cut across them: the same state as one event at a time."""
+    path = small_log().write(tmp_path / "run.jsonl")
+    one_by_one = RunState()
+    for _, event in iter_events(path):
+        one_by_one.apply(event)
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", block_bytes)
+    by_blocks, reader = fold_log(path)
+    by_blocks.log_ended = one_by_one.log_ended = True
+    assert build_report(by_blocks, warnings=[]) == build_report(one_by_one, warnings=[])
+    assert (by_blocks.seq, by_blocks.t) == (one_by_one.seq, one_by_one.t)
+    assert reader.line == len(path.read_bytes().splitlines())
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_SIZES)
+def test_a_bad_line_is_named_whatever_the_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    lines = small_log().write(tmp_path / "run.jsonl").read_bytes().splitlines()
+    path = write_lines(tmp_path / "bad.jsonl", [*lines[:7], b'{"seq": 8, "t"', *lines[7:]])
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", block_bytes)
+    with pytest.raises(LogFormatError, match=rf"^{re.escape(str(path))}:8: not JSON"):
+        fold_log(path)
+    numbers = []
+    with pytest.raises(LogFormatError):
+        for number, _ in iter_events(path):
+            numbers.append(number)
+    assert numbers == list(range(1, 8))  # the events before the bad line come first
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_SIZES)
+def test_an_unreadable_event_is_named_by_its_line_whatever_the_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    lines = small_log().write(tmp_path / "run.jsonl").read_bytes().splitlines()
+    started = next(i for i, line in enumerate(lines) if b'"task_started"' in line)
+    event = orjson.loads(lines[started])
+    del event["worker"]
+    lines[started] = orjson.dumps(event)
+    path = write_lines(tmp_path / "bad.jsonl", lines)
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", block_bytes)
+    with pytest.raises(LogFormatError, match=rf"^{re.escape(str(path))}:{started + 1}: "):
+        fold_log(path)
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_SIZES)
+def test_a_cut_last_line_is_named_whatever_the_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    path = small_log().write(tmp_path / "run.jsonl")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 20])
+    last = data.count(b"\n")
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", block_bytes)
+    _, reader = fold_log(path)
+    assert reader.truncated
+    assert reader.warnings == [
+        f"{path}:{last}: last line is cut short (the run was killed); ignored it"
+    ]
