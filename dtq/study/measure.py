@@ -25,6 +25,7 @@ Event = dict[str, Any]
 
 _STARTED, _SUBMITTED, _SUCCEEDED = ev.TASK_STARTED, ev.TASK_SUBMITTED, ev.TASK_SUCCEEDED
 _FAILED, _REDELIVERED, _DEAD_LETTERED = ev.TASK_FAILED, ev.TASK_REDELIVERED, ev.TASK_DEAD_LETTERED
+_EXPIRED = ev.REASON_EXPIRED
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,9 @@ class Timeline:
                 backlog += name == _REDELIVERED or event["will_retry"]
             elif name == _DEAD_LETTERED:
                 submitted_t.pop(event["task_id"], None)
+                # An expired task leaves the queue without starting; every other dead
+                # letter follows a failed attempt that did not put it back.
+                backlog -= event["reason"] == _EXPIRED
             elif name == ev.RUN_STARTED:
                 warmup_s = self.warmup_s = float(event.get("scenario", {}).get("warmup") or 0.0)
             if backlog > peak:

@@ -38,6 +38,20 @@ def test_peak_backlog_counts_ready_tasks_and_retries_in_backoff() -> None:
     assert (timeline.peak_backlog, timeline.backlog) == (3, 2)
 
 
+def test_an_expired_task_leaves_the_backlog_without_starting() -> None:
+    timeline = Timeline()
+    timeline.apply_all(
+        [
+            {"t": 0.0, "event": "run_started", "scenario": {}},
+            _submitted(0.1, 0),
+            _submitted(0.2, 1),
+            {"t": 0.9, "event": "task_dead_lettered", "task_id": "j-0", "reason": "expired"},
+            _submitted(1.0, 2),
+        ]
+    )
+    assert (timeline.peak_backlog, timeline.backlog) == (2, 2)
+
+
 def test_end_to_end_time_is_submission_to_success_after_warmup() -> None:
     timeline = Timeline()
     timeline.apply_all(
