@@ -3,14 +3,9 @@
 -- ARGV: op number, the fault_started event (a JSON object), the
 -- failure message, then per victim: name, held lease count c, then c times:
 -- task id, attempt, retry (1/0), delay_s, dead-letter reason.
-if STATE ~= 'running' then
+if STATE ~= 'running' or not take_op(ARGV[1]) then
   return STATE
 end
-local op = tonumber(ARGV[1])
-if op <= tonumber(redis.call('HGET', K_META, 'op') or '0') then
-  return STATE
-end
-redis.call('HSET', K_META, 'op', op)
 emit({'=', NOW, ARGV[2]})
 local message = ARGV[3]
 local i = 4

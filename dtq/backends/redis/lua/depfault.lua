@@ -1,14 +1,9 @@
 -- The coordinator starts or ends a slowdown or an outage of a dependency.
 -- ARGV: op number, dependency index, kind (slowdown | outage), starts (1/0), slot
 -- factor, latency factor, error, rate, fault index, the fault's event (a JSON object).
-if STATE ~= 'running' then
+if STATE ~= 'running' or not take_op(ARGV[1]) then
   return STATE
 end
-local op = tonumber(ARGV[1])
-if op <= tonumber(redis.call('HGET', K_META, 'op') or '0') then
-  return STATE
-end
-redis.call('HSET', K_META, 'op', op)
 sweep_calls()
 emit({'=', NOW, ARGV[10]})
 local index = tonumber(ARGV[2])

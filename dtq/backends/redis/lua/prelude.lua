@@ -31,6 +31,17 @@ local TYPE_ATTEMPTS = M[12] and M[12] ~= '{}' and cjson.decode(M[12]) or nil
 -- attempt is over is abandoned at the dependency; a retry asks its type's budget.
 local abandon_call, budget_allows, budget_deposit
 
+-- A coordinator's call (submit, fault, crash, restart) carries an op number: a retried
+-- call, its number already taken, does nothing twice. True if `arg` is a new number.
+local function take_op(arg)
+  local op = tonumber(arg)
+  if op <= tonumber(redis.call('HGET', K_META, 'op') or '0') then
+    return false
+  end
+  redis.call('HSET', K_META, 'op', op)
+  return true
+end
+
 local function round6(x)
   return math.floor(x * 1000000 + 0.5) / 1000000
 end

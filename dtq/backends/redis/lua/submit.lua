@@ -1,13 +1,8 @@
 -- The coordinator submits arrivals: ARGV: op number, then one JSON array of
 -- [id, type, priority, instant]. A retried call (same op number) submits nothing twice.
-if STATE ~= 'running' then
+if STATE ~= 'running' or not take_op(ARGV[1]) then
   return 0
 end
-local op = tonumber(ARGV[1])
-if op <= tonumber(redis.call('HGET', K_META, 'op') or '0') then
-  return 0
-end
-redis.call('HSET', K_META, 'op', op)
 local added = 0
 for _, task in ipairs(cjson.decode(ARGV[2])) do
   local id = task[1]
