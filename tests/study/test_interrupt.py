@@ -24,7 +24,8 @@ def test_ctrl_c_prints_the_finished_points_and_exits_130(
 ) -> None:
     """SIGINT to the sweep alone, or to its whole process group as a terminal's Ctrl-C."""
     out = tmp_path / "logs"
-    # Eight points of one seed each, a few thousand tasks apiece: seconds in all.
+    # Eight points of one seed each, about 12,000 tasks apiece: long enough (a few tenths
+    # of a second a run on an idle machine) that the stop lands before the last point.
     args = [
         str(BIN / "dtq"),
         "sweep",
@@ -33,6 +34,8 @@ def test_ctrl_c_prints_the_finished_points_and_exits_130(
         "workers=1,2,3,4,5,6,7,8",
         "--set",
         "arrivals.0.rate=400",
+        "--set",
+        "arrivals.0.until=30s",
         "--seeds",
         "1",
         "--jobs",
