@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dtq.core.agenda import ATTEMPT_TIMEOUT, CALL_END, STEP_END
@@ -28,7 +29,7 @@ from dtq.core.dependency import Call, Dependency
 from dtq.core.draws import GOLDEN_GAMMA, MASK_64, STREAM_FAILURE, uniform
 from dtq.core.plan import CallStep, DependencyFault, Plan, Step
 from dtq.core.rounding import round_us
-from dtq.core.task import Attempt, Task
+from dtq.core.task import Attempt
 from dtq.events import (
     CALL_ENDED,
     CALL_STARTED,
@@ -59,35 +60,18 @@ def step_key(key: int, position: int) -> int:
     return z ^ (z >> 31)
 
 
+@dataclass(slots=True, eq=False)
 class StepAttempt(Attempt):
     """An attempt of a task type with steps: where it is, and the call it waits on.
 
     The scheduler makes one in place of a plain `Attempt` when the task type has steps.
+    Both are dataclasses so that this one's `__init__` is generated whole, Attempt's
+    fields included: no call to the parent's per attempt, and one list of the fields.
     """
 
-    __slots__ = ("call", "position", "retry_after_s")
-
-    def __init__(
-        self,
-        task: Task,
-        number: int,
-        worker: int,
-        started_t: float,
-        run_s: float,
-        error: str | None,
-        message: str,
-    ) -> None:
-        # Attempt's fields set here rather than through super(): one call less per attempt.
-        self.task = task
-        self.number = number
-        self.worker = worker
-        self.started_t = started_t
-        self.run_s = run_s
-        self.error = error
-        self.message = message
-        self.position = 0
-        self.call: Call | None = None
-        self.retry_after_s = 0.0
+    position: int = 0
+    call: Call | None = None
+    retry_after_s: float = 0.0
 
 
 class Steps:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dtq.core.plan import TaskKind
 
 
@@ -32,25 +34,14 @@ class Task:
         self.last_error: str | None = None
 
 
+@dataclass(slots=True, eq=False)
 class Attempt:
     """One try of a task on a worker; its outcome is drawn when it starts."""
 
-    __slots__ = ("error", "message", "number", "run_s", "started_t", "task", "worker")
-
-    def __init__(
-        self,
-        task: Task,
-        number: int,
-        worker: int,
-        started_t: float,
-        run_s: float,
-        error: str | None,
-        message: str,
-    ) -> None:
-        self.task = task
-        self.number = number
-        self.worker = worker
-        self.started_t = started_t
-        self.run_s = run_s
-        self.error = error
-        self.message = message
+    task: Task
+    number: int
+    worker: int
+    started_t: float
+    run_s: float
+    error: str | None
+    message: str
