@@ -576,6 +576,10 @@ class RunState:
         by_p, by_t = self._counts(priority, task_type)
         by_p.dead_lettered += 1
         by_t.dead_lettered += 1
+        if event.get("reason") == ev.REASON_EXPIRED:
+            # Dead-lettered as a worker took it, without a start: it leaves the queue here.
+            by_p.queued -= 1
+            by_t.queued -= 1
         task_id = event["task_id"]
         self._submitted_t.pop(task_id, None)
         if task_id in self._redelivered:

@@ -28,6 +28,7 @@ from tests.eventlog_factory import (
     redelivered_log,
     small_log,
 )
+from tests.helpers import run_virtual, scenario
 
 
 def snapshot(state: RunState) -> dict[str, Any]:
@@ -86,6 +87,25 @@ def test_queue_depth_counts_ready_tasks_per_priority() -> None:
     assert state.by_priority[2].queued == 1
     assert state.by_priority[8].queued == 1
     assert (state.queued, state.running) == (2, 1)
+
+
+def test_an_expired_task_leaves_the_queue_when_it_is_dead_lettered() -> None:
+    # Ten tasks of 100 ms on one worker, each given 250 ms to start: most expire queued.
+    model = scenario(
+        workers=1,
+        task_types={
+            "job": {
+                "priority": 5,
+                "duration": {"dist": "constant", "value": "100ms"},
+                "expires": "250ms",
+            }
+        },
+    )
+    status, events, _ = run_virtual(model)
+    state = fold_events(events)
+    expired = [e for e in state.dlq.values() if e.reason == "expired"]
+    assert status == "completed" and len(expired) == 7
+    assert (state.queued, state.by_type["job"].queued, state.running) == (0, 0, 0)
 
 
 def test_a_retry_waits_in_retrying_then_is_queued_again() -> None:
