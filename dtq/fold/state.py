@@ -461,8 +461,10 @@ class RunState:
 
     def _on_task_submitted(self, event: Event) -> None:
         t = event["t"]
-        if t < self.warmup_s:
+        if t < self.warmup_s:  # counted, but neither its waits nor its end-to-end time
             self._warming.add(event["task_id"])
+        else:
+            self._submitted_t[event["task_id"]] = t
         priority = event["priority"]
         by_p = self.by_priority.get(priority) or self._new_priority(priority)
         task_type = event["type"]
@@ -473,7 +475,6 @@ class RunState:
         queued = by_p.queued = by_p.queued + 1
         if queued > self.peak_queued:
             self.peak_queued = queued
-        self._submitted_t[event["task_id"]] = t
 
     def _on_task_started(self, event: Event) -> None:
         priority = event["priority"]

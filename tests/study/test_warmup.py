@@ -1,4 +1,4 @@
-"""`warmup:` keeps early tasks out of the wait statistics, and in the totals."""
+"""`warmup:` keeps early tasks out of the wait and end-to-end statistics, and in the totals."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def test_tasks_submitted_before_warmup_count_but_do_not_wait(tmp_path: Path) -> 
     assert warm.wait_stats(3).count == 20
     assert warm.wait_stats(3).max == 0.0
     assert warm.wait_stats("job").count == 20
+    # End-to-end times (submission to success) leave the warm-up's tasks out too.
+    assert len(cold.end_to_end_by_priority[3]) == 70
+    assert len(warm.end_to_end_by_priority[3]) == 20
 
 
 def test_a_scenario_without_warmup_logs_no_warmup_key(tmp_path: Path) -> None:
