@@ -53,6 +53,8 @@ def uniform(key: int, attempt: int, stream: int) -> float:
     return ((z ^ (z >> 31)) >> 11) * _TO_UNIT
 
 
-def standard_normal(u1: float, u2: float) -> float:
-    """A standard normal draw from two uniforms (Box-Muller)."""
+def standard_normal(key: int, attempt: int) -> float:
+    """A standard normal draw for one (task, attempt): Box-Muller on its two duration streams."""
+    u1 = uniform(key, attempt, STREAM_DURATION)
+    u2 = uniform(key, attempt, STREAM_DURATION_2)
     return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)

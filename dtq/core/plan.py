@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from dtq.core.dependency import DependencySpec
-from dtq.core.draws import STREAM_DURATION, STREAM_DURATION_2, standard_normal, uniform
+from dtq.core.draws import STREAM_DURATION, standard_normal, uniform
 from dtq.events import ERROR_CRASH
 
 # -- durations: one sampler class per distribution ---------------------------------------
@@ -60,8 +60,7 @@ class LogNormalDuration:
 
     def sample(self, key: int, attempt: int) -> float:
         """The duration of one attempt, drawn from (task key, attempt)."""
-        u = uniform(key, attempt, STREAM_DURATION)
-        z = standard_normal(u, uniform(key, attempt, STREAM_DURATION_2))
+        z = standard_normal(key, attempt)
         return self.median_s * math.exp(self.sigma * z)
 
 
@@ -74,8 +73,7 @@ class NormalDuration:
 
     def sample(self, key: int, attempt: int) -> float:
         """The duration of one attempt, drawn from (task key, attempt)."""
-        u = uniform(key, attempt, STREAM_DURATION)
-        z = standard_normal(u, uniform(key, attempt, STREAM_DURATION_2))
+        z = standard_normal(key, attempt)
         return abs(self.mean_s + self.sd_s * z)
 
 
