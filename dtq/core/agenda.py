@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Iterator
 from typing import Any, Final
 
 ATTEMPT_END: Final = 0
@@ -81,6 +82,14 @@ class Agenda:
     def schedule(self, at: float, kind: int, item: Any) -> None:
         """Carry out `item` (an action of `kind`) at time `at`."""
         heapq.heappush(self.heap, (at, kind, next(self.counter), item))
+
+    def schedule_arrival(self, tasks: Iterator[tuple[float, Any]]) -> bool:
+        """Put the next of `tasks` (time, task) on as an ARRIVAL; False when none is left."""
+        entry = next(tasks, None)
+        if entry is None:
+            return False
+        self.schedule(entry[0], ARRIVAL, entry[1])
+        return True
 
     def next_t(self) -> float:
         """When the earliest action is due (infinity when there is none)."""

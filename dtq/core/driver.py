@@ -35,8 +35,7 @@ class LocalDriver:
         self.agenda: Agenda = sched.agenda
         # The workload, next arrival first (the virtual engine's loop reads it too).
         self.tasks = tasks
-        self.arrivals_left = True
-        self._schedule_next_arrival()
+        self.arrivals_left = self.agenda.schedule_arrival(tasks)
         # Scheduled in timeline order, so the counter keeps it for edges at one instant.
         for edge in fault_timeline(plan):
             self.agenda.schedule(edge.t, FAULT_EDGE, edge)
@@ -75,13 +74,6 @@ class LocalDriver:
 
     # -- handlers, one per kind -------------------------------------------------------
 
-    def _schedule_next_arrival(self) -> None:
-        entry = next(self.tasks, None)
-        if entry is None:
-            self.arrivals_left = False
-        else:
-            self.agenda.schedule(entry[0], ARRIVAL, entry[1])
-
     def _never(self, _at: float, item: Any, _now: float) -> int:
         raise AssertionError(f"a step action ({item!r}) in a run without steps")
 
@@ -116,7 +108,7 @@ class LocalDriver:
 
     def _arrive(self, _at: float, task: Task, now: float) -> int:
         self.sched.submit(task, now)
-        # _schedule_next_arrival written out: this runs once per task.
+        # Agenda.schedule_arrival written out: this runs once per task.
         entry = next(self.tasks, None)
         if entry is None:
             self.arrivals_left = False

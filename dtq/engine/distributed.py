@@ -198,18 +198,13 @@ class _Schedule:
         for edge in fault_timeline(plan):
             self.agenda.schedule(edge.t, FAULT_EDGE, edge)
         self._tasks = tasks
-        self.arrivals_left = True
-        self.schedule_next_arrival()
+        self.arrivals_left = self.agenda.schedule_arrival(tasks)
         self.submitted = 0
         self.faults = _Faults(plan)
 
     def schedule_next_arrival(self) -> None:
         """Put the next task's arrival on the agenda (as each arrival is carried out)."""
-        entry = next(self._tasks, None)
-        if entry is None:
-            self.arrivals_left = False
-        else:
-            self.agenda.schedule(entry[0], ARRIVAL, entry[1])
+        self.arrivals_left = self.agenda.schedule_arrival(self._tasks)
 
 
 class RedisEngine(EngineBase):
