@@ -50,44 +50,36 @@ class VirtualEngine(SchedulerEngine):
             self._failure = exc
             return STATUS_FAILED
 
+    # The loop uses the agenda's heap, counter and the driver's handlers inline: one C call
+    # per push or pop, where a method call each would cost a tenth of a task's life.
     def _loop(self) -> str:
         sched, driver = self.sched, self.driver
         idle = self._start_workers()
-        # The agenda's heap, counter and the driver's handlers, used inline: one C call
-        # per push or pop, where a method call each would cost a tenth of a task's life.
         heap, counter, handlers = driver.agenda.heap, driver.agenda.counter, driver.handlers
         heappush, heappop, finish = heapq.heappush, heapq.heappop, sched.finish
         submit, tasks, ready = sched.submit, driver.tasks, sched.ready
         sink, stepper = self.sink, sched.steps
         pending, batch_size = sink.pending, sink.batch_size
-        steps = 0
-        now = 0.0
+        steps, now = 0, 0.0
         while True:
             steps += 1
             if steps % _STOP_CHECK_EVERY == 0 and self._stop_requests:
                 return STATUS_INTERRUPTED
             if len(pending) >= batch_size:
                 sink.flush()
-            if not driver.arrivals_left and sched.is_drained():
-                break  # faults or restarts still to come change nothing once the work is done
-            if not heap:
-                if sched.ready:
-                    self._failure = RunStalled(stall_message(sched))
-                    return STATUS_FAILED
-                break
+            if not heap or (not driver.arrivals_left and sched.is_drained()):
+                break  # once the work is done, faults or restarts to come change nothing
             at, kind, _, item = heappop(heap)
-            # Kept on self at every step: a failure mid-run still ends the log at this time.
-            self.clock = now = at
+            self.clock = now = at  # on self at every step: a failure still ends the log here
             if kind == ATTEMPT_END:  # one per attempt, and this engine's own
                 if finish(item, now):
                     heappush(idle, item.worker)
             elif kind == ARRIVAL:  # one per task: the driver's handler written out
                 submit(item, now)
-                entry = next(tasks, None)
-                if entry is None:
-                    driver.arrivals_left = False
-                else:
+                if (entry := next(tasks, None)) is not None:
                     heappush(heap, (entry[0], ARRIVAL, next(counter), entry[1]))
+                else:
+                    driver.arrivals_left = False
             else:
                 freed = handlers[kind](at, item, now)
                 if freed >= 0:
@@ -104,6 +96,9 @@ class VirtualEngine(SchedulerEngine):
                     heappush(heap, (now + started.run_s, ATTEMPT_END, next(counter), started))
                 elif stepper.begin(started, now) is None:  # type: ignore[union-attr]
                     heappush(idle, worker)  # it ended at once (a call turned away)
+        if sched.ready:  # the agenda ran dry with tasks still ready: they can never start
+            self._failure = RunStalled(stall_message(sched))
+            return STATUS_FAILED
         driver.finish(now)
         self.clock = now
         return STATUS_COMPLETED

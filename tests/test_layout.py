@@ -1,0 +1,74 @@
+"""The layout's rules: what the reducer and the comparisons may import, and short functions."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import dtq
+
+PACKAGE = Path(dtq.__file__).parent
+MAX_FUNCTION_LINES = 50
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _module_path(name: str) -> Path | None:
+    """The file of dtq module `name`, or None for a name that is not one."""
+    base = PACKAGE.joinpath(*name.split(".")[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "fold",
+        pytest.param(
+            "compare",
+            marks=pytest.mark.xfail(strict=True, reason="diff and check still render there"),
+        ),
+    ],
+)
+def test_the_reducer_and_the_comparisons_reach_no_rendering(folder: str) -> None:
+    """fold/ and compare/ (and every dtq module they reach) import neither rich nor
+    dtq.render: numbers are made in one place and drawn in another."""
+    todo = sorted(PACKAGE.joinpath(folder).glob("*.py"))
+    seen: set[Path] = set()
+    offenders: list[str] = []
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _imports(path):
+            if name.split(".")[0] == "rich" or name.startswith("dtq.render"):
+                offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
+            if name.startswith("dtq.") and (target := _module_path(name)) is not None:
+                todo.append(target)
+    assert len(seen) >= 3
+    assert offenders == []
+
+
+def test_no_function_in_dtq_is_over_fifty_lines() -> None:
+    long = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({length} lines)"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (length := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES
+    ]
+    assert long == []
