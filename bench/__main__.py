@@ -31,9 +31,10 @@ ROWS = {
     10: "sweep_overhead",
     11: "sweep_memory",
     12: "calls",
+    13: "sweep_point",
 }
 # Rows whose peers are benchmark-only extras (`pip install -e '.[bench]'`).
-PEER_MODULES = {1: ("simpy", "ciw"), 7: ("rq", "celery")}
+PEER_MODULES = {1: ("simpy", "ciw"), 7: ("rq", "celery"), 13: ("simpy",)}
 DEFAULT_REPEAT = {"quick": 1, "full": 5}
 DEFAULT_OUT = ROOT / "bench" / "results.md"
 HEADERS = ("#", "benchmark", "dtq", "peers", "ratio", "goal", "result")

@@ -40,7 +40,7 @@ missing = [name for name in PEERS if importlib.util.find_spec(name) is None]
     reason=f"benchmark-only peers not installed ({', '.join(missing)}): pip install -e '.[bench]'",
 )
 def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
-    """`python -m bench --size quick` exits 0, prints rows 1-12 and writes them to --out."""
+    """`python -m bench --size quick` exits 0, prints rows 1-13 and writes them to --out."""
     out = tmp_path / "results.md"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--size", "quick", "--out", str(out)],
@@ -52,7 +52,7 @@ def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     numbers = [line.split("|")[1].strip() for line in table[1:]]
-    assert numbers == [str(number) for number in range(1, 13)]
+    assert numbers == [str(number) for number in range(1, 14)]
     written = out.read_text(encoding="utf-8")
     for title in ROW_TITLES:
         assert title in proc.stdout
