@@ -23,11 +23,12 @@ from dtq.compare.baseline import (
     results_from_state,
     simulate_scenario,
 )
-from dtq.compare.diff import FAIL_ON, build_diff, is_failure, render_markdown, render_text
+from dtq.compare.diff import FAIL_ON, build_diff, is_failure
 from dtq.errors import UsageError
 from dtq.files import file_kind
 from dtq.fold.state import RunState
 from dtq.log.reader import fold_log
+from dtq.render.diff import render_markdown, render_text
 from dtq.scenario import load_scenario
 from dtq.scenario.overrides import Override, parse_overrides
 

@@ -27,13 +27,12 @@ from dtq.compare.diff import (
     build_diff,
     compare_dlq,
     is_failure,
-    render_markdown,
-    render_text,
     settings_changes,
 )
 from dtq.errors import UsageError
 from dtq.events import TOTAL_KEYS
 from dtq.fold.state import DlqRecord
+from dtq.render.diff import render_markdown, render_text
 from dtq.render.tables import MAX_LISTED
 from tests.compare.conftest import ROOT, SCENARIOS, write_tiny
 from tests.compare.schema_subset import validate

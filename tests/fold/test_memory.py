@@ -22,7 +22,7 @@ import sys, tracemalloc
 import dtq.cli, dtq.commands.run, dtq.render.report, dtq.render.replay, dtq.log.verify
 # The commands import these when they run (dtq.cli imports lazily): import them first too.
 import dtq.engine.runner, dtq.render.live, dtq.render.console, dtq.fold.expect
-import dtq.commands.diff, dtq.compare.diff, rich.console, rich.live, rich.table
+import dtq.commands.diff, dtq.compare.diff, dtq.render.diff, rich.console, rich.live, rich.table
 tracemalloc.start()
 code = dtq.cli.main(sys.argv[1:])
 print(code, tracemalloc.get_traced_memory()[1])
