@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dtq.compare.baseline import DEFAULT_BASELINES
-from dtq.compare.check import check_scenarios, default_scenarios, markdown_summary, text_lines
+from dtq.compare.check import check_scenarios, default_scenarios
 from dtq.errors import UsageError
+from dtq.render.check import markdown_summary, text_lines
 from dtq.scenario.overrides import SET_HELP, parse_overrides
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"

@@ -11,7 +11,7 @@ import pytest
 
 from dtq.cli import main
 from dtq.compare.baseline import BaselineError, read_baseline
-from dtq.compare.check import SCENARIO_CHANGED
+from dtq.render.check import SCENARIO_CHANGED
 from tests.compare.conftest import SCENARIOS, write_tiny
 
 
