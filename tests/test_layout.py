@@ -33,16 +33,7 @@ def _module_path(name: str) -> Path | None:
     return None
 
 
-@pytest.mark.parametrize(
-    "folder",
-    [
-        "fold",
-        pytest.param(
-            "compare",
-            marks=pytest.mark.xfail(strict=True, reason="diff and check still render there"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("folder", ["fold", "compare"])
 def test_the_reducer_and_the_comparisons_reach_no_rendering(folder: str) -> None:
     """fold/ and compare/ (and every dtq module they reach) import neither rich nor
     dtq.render: numbers are made in one place and drawn in another."""
