@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import io
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+import dtq
 from dtq.core.workload import iter_tasks
 from dtq.engine.virtual import VirtualEngine
 from dtq.log.sink import EventSink
@@ -20,6 +22,27 @@ Event = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = ROOT / "scenarios"
 DOCS_DIR = ROOT / "docs"
+PACKAGE = Path(dtq.__file__).parent
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def dtq_module_path(name: str) -> Path | None:
+    """The file of dtq module `name` (`dtq.fold.state`), or None for a name that is not one."""
+    base = PACKAGE.joinpath(*name.split(".")[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def scenario(**fields: Any) -> Scenario:

@@ -7,30 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import dtq
+from tests.helpers import PACKAGE, dtq_module_path, imports_of
 
-PACKAGE = Path(dtq.__file__).parent
 MAX_FUNCTION_LINES = 50
-
-
-def _imports(path: Path) -> set[str]:
-    """Every module `path` imports, at the top or inside a function."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
-
-
-def _module_path(name: str) -> Path | None:
-    """The file of dtq module `name`, or None for a name that is not one."""
-    base = PACKAGE.joinpath(*name.split(".")[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
 
 
 @pytest.mark.parametrize("folder", ["fold", "compare"])
@@ -45,10 +24,10 @@ def test_the_reducer_and_the_comparisons_reach_no_rendering(folder: str) -> None
         if path in seen:
             continue
         seen.add(path)
-        for name in _imports(path):
+        for name in imports_of(path):
             if name.split(".")[0] == "rich" or name.startswith("dtq.render"):
                 offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
-            if name.startswith("dtq.") and (target := _module_path(name)) is not None:
+            if name.startswith("dtq.") and (target := dtq_module_path(name)) is not None:
                 todo.append(target)
     assert len(seen) >= 3
     assert offenders == []
