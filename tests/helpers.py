@@ -36,6 +36,23 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
+def reached_modules(folder: str) -> list[Path]:
+    """The files of dtq/`folder` and of every dtq module they import, directly or not."""
+    todo = sorted(PACKAGE.joinpath(folder).glob("*.py"))
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(
+            target
+            for name in imports_of(path)
+            if name.startswith("dtq.") and (target := dtq_module_path(name)) is not None
+        )
+    return sorted(seen)
+
+
 def dtq_module_path(name: str) -> Path | None:
     """The file of dtq module `name` (`dtq.fold.state`), or None for a name that is not one."""
     base = PACKAGE.joinpath(*name.split(".")[1:])

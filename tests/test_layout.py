@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import PACKAGE, dtq_module_path, imports_of
+from tests.helpers import PACKAGE, imports_of, reached_modules
 
 MAX_FUNCTION_LINES = 50
 
@@ -16,20 +15,14 @@ MAX_FUNCTION_LINES = 50
 def test_the_reducer_and_the_comparisons_reach_no_rendering(folder: str) -> None:
     """fold/ and compare/ (and every dtq module they reach) import neither rich nor
     dtq.render: numbers are made in one place and drawn in another."""
-    todo = sorted(PACKAGE.joinpath(folder).glob("*.py"))
-    seen: set[Path] = set()
-    offenders: list[str] = []
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in imports_of(path):
-            if name.split(".")[0] == "rich" or name.startswith("dtq.render"):
-                offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
-            if name.startswith("dtq.") and (target := dtq_module_path(name)) is not None:
-                todo.append(target)
-    assert len(seen) >= 3
+    reached = reached_modules(folder)
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in reached
+        for name in imports_of(path)
+        if name.split(".")[0] == "rich" or name.startswith("dtq.render")
+    ]
+    assert len(reached) >= 3
     assert offenders == []
 
 
