@@ -28,6 +28,7 @@ ROW_TITLES = (
     "Sweep: per-point overhead",
     "Sweep: peak memory",
     "Dependency calls",
+    "Sweep point",
 )
 
 missing = [name for name in PEERS if importlib.util.find_spec(name) is None]
@@ -51,7 +52,9 @@ def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
-    numbers = [line.split("|")[1].strip() for line in table[1:]]
+    # The header, the `| --- |` rule, then a line per row.
+    assert table[1].startswith("| --- |")
+    numbers = [line.split("|")[1].strip() for line in table[2:]]
     assert numbers == [str(number) for number in range(1, 14)]
     written = out.read_text(encoding="utf-8")
     for title in ROW_TITLES:
