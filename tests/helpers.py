@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,14 @@ def task_events(events: list[Event]) -> dict[str, list[Event]]:
         if task_id is not None and event["event"].startswith("task_"):
             by_task.setdefault(task_id, []).append(event)
     return by_task
+
+
+def finish_process(process: subprocess.Popen[str], timeout_s: float) -> tuple[int, str, str]:
+    """Wait for `process`: its exit code, stdout and stderr; a hang kills it and fails."""
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate(timeout=5)
+        raise AssertionError(f"{process.args!r} did not end: {err}") from None
+    return process.returncode, out, err

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from dtq.log.verify import verdict_lines, verify_log
+from tests.helpers import finish_process
 
 TIMEOUT_S = 60.0
 TASKS = 16
@@ -85,13 +86,7 @@ def _wait_until_running(log: Path, workers: set[str]) -> None:
 
 
 def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
-    try:
-        out, err = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate(timeout=5)
-        raise AssertionError(f"{process.args!r} did not end: {err}") from None
-    return process.returncode, out, err
+    return finish_process(process, TIMEOUT_S)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from dtq.engine import runner
 from dtq.events import STATUS_COMPLETED
 from dtq.log.verify import verdict_lines, verify_log
 from dtq.scenario import LoadedScenario
-from tests.helpers import scenario
+from tests.helpers import finish_process, scenario
 
 Event = dict[str, Any]
 TIMEOUT_S = 90.0
@@ -93,13 +93,7 @@ def _dtq(*args: str) -> subprocess.Popen[str]:
 
 
 def _finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
-    try:
-        out, err = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate(timeout=5)
-        raise AssertionError(f"{process.args!r} did not end: {err}") from None
-    return process.returncode, out, err
+    return finish_process(process, TIMEOUT_S)
 
 
 @pytest.mark.slow
