@@ -8,13 +8,16 @@ missing Redis fails them: CI must run them.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 from dtq.backends.redis.conn import NAMESPACE_ENV
+from tests.backends.redis.test_outages import OwnRedis
 
 HOST = "127.0.0.1"
 PORT = 6379
@@ -66,3 +69,16 @@ def namespace(client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     keys = list(client.scan_iter(match=f"{name}:*", count=1000))
     if keys:
         client.unlink(*keys)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A redis-server of the test's own on a free port, stopped by its pid afterwards;
+    skipped without the binary (failed under CI=true)."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail("CI runs the Redis outage tests, but redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis(tmp_path)
+    yield server
+    server.stop()

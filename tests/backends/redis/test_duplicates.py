@@ -10,10 +10,8 @@ lost runs late. Those are duplicate runs, and every tool must count the same num
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +26,6 @@ from tests.backends.redis.test_outages import OwnRedis
 
 VISIBILITY_S = 2.0
 ENDS = ("task_succeeded", "task_failed")
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    """A redis-server on a free port; skipped without the binary (failed under CI=true)."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail("CI runs the Redis outage tests, but redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    server = OwnRedis(tmp_path)
-    yield server
-    server.stop()
 
 
 def _scenario(folder: Path, url: str) -> Path:

@@ -7,12 +7,10 @@ shared Redis the other tests use is never touched.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,18 +95,6 @@ class OwnRedis:
             os.kill(self.process.pid, signal.SIGCONT)
             self.process.kill()
         self.process.wait(timeout=TIMEOUT_S)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    """A redis-server on a free port; skipped without the binary (failed under CI=true)."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail("CI runs the Redis outage tests, but redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    server = OwnRedis(tmp_path)
-    yield server
-    server.stop()
 
 
 def _scenario(folder: Path, url: str, **changes: Any) -> Path:
