@@ -25,7 +25,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
     ) * 100.0
     names = {
         "bare": "the run: runner + reducer, no log",
-        "point": "a sweep point: worker process, load, run, timeline, summary",
+        "point": "a sweep point: worker process, load, run, summary",
         "logged": "the run writing its JSON log (--out)",
     }
     rows = [

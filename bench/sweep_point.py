@@ -1,10 +1,10 @@
 """Row 13: one point of a sweep on row 1's M/M/2 model, against SimPy in process.
 
 A sweep keeps no log unless asked (`--out`): each run's events go from the engine to
-the reducer and the sweep's timeline as dicts, never encoded or parsed. This row times
-exactly what a sweep's worker does for one run, `dtq.study.execute.run_job` (the
-scenario with its seed, the run, the fold, the summary), against row 1's SimPy model in
-the same kind of process, both after their imports.
+the reducer as dicts, never encoded or parsed. This row times exactly what a sweep's
+worker does for one run, `dtq.study.execute.run_job` (the scenario with its seed, the
+run, the fold, the summary), against row 1's SimPy model in the same kind of process,
+both after their imports.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def measure(*, size: str, repeat: int, tmp: Path) -> Row:
     details = [
         "What a sweep's worker does for one run without `--out`: `dtq.study.execute.run_job` "
         "(the scenario with its seed, the virtual-clock run, every event folded by the "
-        "reducer and the sweep's timeline as a dict, the point's summary), against row 1's "
+        "reducer as a dict, the point's summary), against row 1's "
         f"SimPy model, both in process after their imports. By CPU time per task: "
         f"{fmt_ratio(by_cpu)} SimPy.",
         "",

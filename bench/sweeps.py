@@ -7,8 +7,8 @@ Each measurement runs in a fresh interpreter (`python -m bench.sweeps --worker .
   included. Row 9 is the rate ratio.
 - `bare` / `point` / `logged`: the same scenario run 10 times: `bare` calls the runner
   with only the reducer watching (the run itself); `point` runs the 10 as sweep points
-  in one worker process (process start, scenario load and validation, the hand-off, the
-  timeline and the summary included); `logged` is `bare` writing the JSON log as `--out`
+  in one worker process (process start, scenario load and validation, the hand-off and
+  the summary included); `logged` is `bare` writing the JSON log as `--out`
   does. Row 10 is point / bare - 1: what a sweep adds to each point, in wall time and
   in CPU time (this process and its ended workers), which load disturbs less.
 - `mem40` / `mem160`: sweeps of 40 and 160 small points in this process; peak RSS.

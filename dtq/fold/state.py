@@ -207,6 +207,10 @@ class RunState:
     duplicates: int = 0
     """Duplicate runs: runs of a task that did not decide its end (`_count_duplicate`)."""
     peak_queued: int = 0  # the most tasks ever ready at one priority so far
+    backlog: int = 0
+    """Tasks waiting to run, at every priority: ready, or in a retry's backoff."""
+    peak_backlog: int = 0
+    """The most tasks ever waiting to run at once (`backlog`'s high-water mark)."""
     finished: dict[str, Any] | None = None
     # Set by a reader that folded a whole log: no more events will come, so a run
     # without `run_finished` is unfinished (killed, or its log could not be written).
@@ -475,6 +479,9 @@ class RunState:
         queued = by_p.queued = by_p.queued + 1
         if queued > self.peak_queued:
             self.peak_queued = queued
+        backlog = self.backlog = self.backlog + 1
+        if backlog > self.peak_backlog:
+            self.peak_backlog = backlog
 
     def _on_task_started(self, event: Event) -> None:
         priority = event["priority"]
@@ -486,6 +493,7 @@ class RunState:
         by_p.queued -= 1
         by_t.started += 1
         by_t.queued -= 1
+        self.backlog -= 1
         name = event["worker"]
         row = self.workers.get(name) or self._new_worker(name)
         row.state = BUSY
@@ -551,6 +559,7 @@ class RunState:
             by_p.retrying += 1
             by_t.retried += 1
             by_t.retrying += 1
+            self._grow_backlog()
         if self._redelivered and event.get("duplicate") is True:
             self._count_duplicate(event["task_id"], event["attempt"])
         if "dependency" in event:
@@ -581,6 +590,7 @@ class RunState:
             # Dead-lettered as a worker took it, without a start: it leaves the queue here.
             by_p.queued -= 1
             by_t.queued -= 1
+            self.backlog -= 1
         task_id = event["task_id"]
         self._submitted_t.pop(task_id, None)
         if task_id in self._redelivered:
@@ -605,6 +615,12 @@ class RunState:
             t=event["t"],
             first_failed_t=event.get("first_failed_t"),
         )
+
+    def _grow_backlog(self) -> None:
+        """One more task waiting to run (a retry in backoff, a redelivery)."""
+        self.backlog += 1
+        if self.backlog > self.peak_backlog:
+            self.peak_backlog = self.backlog
 
     def _count_late_start(self, task_id: str, attempt: int) -> None:
         """A run started after its task had ended: a duplicate, counted now, not again
@@ -636,6 +652,7 @@ class RunState:
         by_t.queued += 1
         if by_p.queued > self.peak_queued:
             self.peak_queued = by_p.queued
+        self._grow_backlog()
         task_id = event["task_id"]
         self._redelivered.add(task_id)
         lost = self.workers.get(event.get("lost_worker") or "")

@@ -28,7 +28,8 @@ import structlog
 from dtq.errors import UsageError
 from dtq.events import Event
 
-Observer = Callable[[list[Event]], None]
+Observer = Callable[[list[Event]], object]
+"""Called with each batch of events, in order; what it returns is ignored."""
 
 _LINE = orjson.OPT_APPEND_NEWLINE
 

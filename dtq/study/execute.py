@@ -5,7 +5,7 @@ call: a `concurrent.futures` executor (local processes, or the Dask client's exe
 runs them, a few in flight per worker, and results stream back as they finish.
 
 Without `--out` a run writes no log: its events go straight from the engine to the
-reducer (`RunState.apply_all`) and the `Timeline`, with no JSON rendered or parsed.
+reducer (`RunState.apply_all`), with no JSON rendered or parsed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dtq.engine import runner
 from dtq.events import STATUS_COMPLETED, STATUS_INTERRUPTED
 from dtq.fold.state import RunState
 from dtq.scenario import LoadedScenario
-from dtq.study.measure import RunMetrics, Timeline, measure
+from dtq.study.measure import RunMetrics, measure
 
 IN_FLIGHT_PER_WORKER = 2
 """Runs queued per worker: enough to keep it busy, few enough to stop quickly."""
@@ -66,15 +66,12 @@ def run_job(job: Job) -> JobResult:
     try:
         scenario = job.scenario.with_overrides(seed=job.seed)
         state = RunState()
-        timeline = Timeline()
-
-        def observe(batch: list[dict[str, Any]]) -> None:
-            state.apply_all(batch)
-            timeline.apply_all(batch)
-
         log_path = Path(job.log_path) if job.log_path is not None else Path(os.devnull)
         outcome = runner.run(
-            scenario, log_path=log_path, observers=[observe], write_log=job.log_path is not None
+            scenario,
+            log_path=log_path,
+            observers=[state.apply_all],
+            write_log=job.log_path is not None,
         )
     except Exception as exc:  # a point that cannot run is reported; the others go on
         return JobResult(job.point, job.seed, None, runner.describe(exc))
@@ -84,7 +81,7 @@ def run_job(job: Job) -> JobResult:
         interrupted = outcome.status == STATUS_INTERRUPTED
         error = f"the run ended {outcome.status}{detail}"
         return JobResult(job.point, job.seed, None, error, interrupted, wall_s)
-    metrics = measure(state, timeline, scenario.model.expect)
+    metrics = measure(state, scenario.model.expect)
     return JobResult(job.point, job.seed, metrics, wall_s=wall_s)
 
 

@@ -1,4 +1,4 @@
-"""One run's sweep metrics: backlog, end-to-end time and the time to recover after faults."""
+"""One run's sweep metrics, all from the reducer: backlog, end-to-end time, time to recover."""
 
 from __future__ import annotations
 
@@ -13,57 +13,85 @@ from dtq.scenario import LoadedScenario
 from dtq.scenario.loader import ScenarioSource
 from dtq.study.execute import Job, run_job
 from dtq.study.grid import build_points, parse_axis
-from dtq.study.measure import Timeline, recovery
+from dtq.study.measure import recovery
 from tests.helpers import SCENARIOS_DIR, run_virtual
 
 Event = dict[str, Any]
+_TASK = {"type": "job", "priority": 1}
 
 
 def _submitted(t: float, number: int) -> Event:
-    return {"t": t, "event": "task_submitted", "task_id": f"j-{number}"}
+    return {"t": t, "seq": 0, "event": "task_submitted", "task_id": f"j-{number}", **_TASK}
+
+
+def _started(t: float, number: int) -> Event:
+    return {
+        "t": t,
+        "seq": 0,
+        "event": "task_started",
+        "task_id": f"j-{number}",
+        "attempt": 1,
+        "worker": "w1",
+        "wait_s": t,
+        **_TASK,
+    }
+
+
+def _ended(t: float, number: int, **fields: Any) -> Event:
+    name = "task_failed" if "will_retry" in fields else "task_succeeded"
+    task = {"task_id": f"j-{number}", "attempt": 1, "worker": "w1", "run_s": 0.1}
+    return {"t": t, "seq": 0, "event": name, **task, **_TASK, **fields}
 
 
 def test_peak_backlog_counts_ready_tasks_and_retries_in_backoff() -> None:
-    timeline = Timeline()
-    events: list[Event] = [{"t": 0.0, "event": "run_started", "scenario": {}}]
+    events: list[Event] = [{"t": 0.0, "seq": 0, "event": "run_started", "scenario": {}}]
     events += [_submitted(0.1, n) for n in range(3)]
     events += [
-        {"t": 0.2, "event": "task_started", "task_id": "j-0"},
-        {"t": 0.3, "event": "task_failed", "task_id": "j-0", "will_retry": True},
-        {"t": 0.4, "event": "task_started", "task_id": "j-1"},
-        {"t": 0.5, "event": "task_failed", "task_id": "j-1", "will_retry": False},
+        _started(0.2, 0),
+        _ended(0.3, 0, error="network", will_retry=True),
+        _started(0.4, 1),
+        _ended(0.5, 1, error="network", will_retry=False),
     ]
-    timeline.apply_all(events[:3])  # batches split anywhere fold the same
-    timeline.apply_all(events[3:])
-    assert (timeline.peak_backlog, timeline.backlog) == (3, 2)
+    state = RunState().apply_all(events[:3])  # batches split anywhere fold the same
+    state.apply_all(events[3:])
+    assert (state.peak_backlog, state.backlog) == (3, 2)
+    assert state.backlog == state.queued + state.retrying
 
 
 def test_an_expired_task_leaves_the_backlog_without_starting() -> None:
-    timeline = Timeline()
-    timeline.apply_all(
+    expired = {
+        "t": 0.9,
+        "seq": 0,
+        "event": "task_dead_lettered",
+        "task_id": "j-0",
+        "reason": "expired",
+        "attempts": 0,
+        "last_error": "expired",
+        **_TASK,
+    }
+    state = RunState().apply_all(
         [
-            {"t": 0.0, "event": "run_started", "scenario": {}},
+            {"t": 0.0, "seq": 0, "event": "run_started", "scenario": {}},
             _submitted(0.1, 0),
             _submitted(0.2, 1),
-            {"t": 0.9, "event": "task_dead_lettered", "task_id": "j-0", "reason": "expired"},
+            expired,
             _submitted(1.0, 2),
         ]
     )
-    assert (timeline.peak_backlog, timeline.backlog) == (2, 2)
+    assert (state.peak_backlog, state.backlog) == (2, 2)
 
 
 def test_end_to_end_time_is_submission_to_success_after_warmup() -> None:
-    timeline = Timeline()
-    timeline.apply_all(
+    state = RunState().apply_all(
         [
-            {"t": 0.0, "event": "run_started", "scenario": {"warmup": 1.0}},
-            {"t": 0.5, "event": "task_submitted", "task_id": "early"},
-            {"t": 1.5, "event": "task_submitted", "task_id": "late"},
-            {"t": 2.0, "event": "task_succeeded", "task_id": "early"},
-            {"t": 2.25, "event": "task_succeeded", "task_id": "late"},
+            {"t": 0.0, "seq": 0, "event": "run_started", "scenario": {"warmup": 1.0}},
+            _submitted(0.5, 0),
+            _submitted(1.5, 1),
+            _ended(2.0, 0),
+            _ended(2.25, 1),
         ]
     )
-    assert timeline.e2e_s == [0.75]
+    assert list(state.end_to_end_by_priority[1]) == [0.75]
 
 
 def _metastable(until: str) -> LoadedScenario:

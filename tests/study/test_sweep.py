@@ -14,7 +14,7 @@ from dtq.log.reader import iter_events
 from dtq.log.verify import verify_log
 from dtq.scenario import load_scenario
 from dtq.study.execute import Job, run_job
-from dtq.study.measure import Timeline, measure
+from dtq.study.measure import measure
 from tests.study.conftest import dtq
 
 GRID = ["--set", "workers=2,4", "--set", "retry.max_attempts=2,4"]
@@ -67,11 +67,8 @@ def test_the_numbers_are_those_of_the_same_run_s_saved_log(small: Path, tmp_path
     direct = run_job(Job(0, 7, scenario))
     saved = run_job(Job(0, 7, scenario, str(log)))
     assert direct.metrics is not None and direct.metrics == saved.metrics
-    state, timeline = RunState(), Timeline()
-    events = [event for _, event in iter_events(log)]
-    state.apply_all(events)
-    timeline.apply_all(events)
-    assert measure(state, timeline, scenario.model.expect) == direct.metrics
+    state = RunState().apply_all(event for _, event in iter_events(log))
+    assert measure(state, scenario.model.expect) == direct.metrics
 
 
 def test_out_keeps_every_run_s_log_named_by_its_coordinates(small: Path, tmp_path: Path) -> None:
