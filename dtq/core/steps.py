@@ -111,6 +111,8 @@ class Steps:
         """CALL_END: a dependency answered; free the slot and go on (or fail: conflict)."""
         attempt: StepAttempt = call.owner  # type: ignore[assignment]
         dep = self.deps[call.dependency]
+        if call.abandoned and dep.spec.cancels_abandoned:
+            return NOBODY  # cancelled in service: its slot was freed and its end logged then
         conflict, started = dep.finish(call, now)
         outcome = CALL_ABANDONED if call.abandoned else CALL_CONFLICT if conflict else CALL_OK
         self._emit_call(CALL_ENDED, attempt, dep, call, now, outcome)

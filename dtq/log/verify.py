@@ -153,6 +153,7 @@ class LogVerifier:
             ev.TASK_DEAD_LETTERED: self._dead_lettered,
             ev.TASK_REDELIVERED: self._redelivered,
             ev.CALL_STARTED: self._calls.call_started,
+            ev.CALL_ENDED: self._calls.call_ended,
             ev.FAULT_STARTED: self._calls.fault_started,
             ev.FAULT_ENDED: self._calls.fault_ended,
         }

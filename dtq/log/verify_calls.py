@@ -3,8 +3,10 @@
 No dependency ever serves more calls at once than its slots allow at that moment: the
 scenario's `concurrency`, scaled by a slowdown in force (at least one slot). Calls
 already in service when a slowdown starts may finish; no new one may start above the
-limit, so every `call_started` is checked against it. A task dead-lettered as `expired`
-really waited past its type's `expires` since it was submitted.
+limit, so every `call_started` is checked against it. The calls in service are counted
+here from the log itself (a call is in service from its `call_started` to its one
+`call_ended`), as well as read from the engine's `in_flight`. A task dead-lettered as
+`expired` really waited past its type's `expires` since it was submitted.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class CallChecks:
         self._slowdowns: dict[int, str] = {}  # fault index -> dependency it slows
         self._expires: dict[str, float] = {}  # task type -> expires (s)
         self._submitted: dict[str, float] = {}  # task id -> submitted t (expiring types)
+        # Calls in service, by dependency: (task id, attempt), one call at a time each.
+        self._serving: dict[str, set[tuple[str, int]]] = {}
 
     def run_started(self, event: Event) -> None:
         """Read each dependency's slots and each task type's expiry from the scenario."""
@@ -64,14 +68,37 @@ class CallChecks:
 
     def call_started(self, line: int, event: Event) -> None:
         """The call that just started must fit in the dependency's slots now."""
-        name = event["dependency"]
+        name, task_id = event["dependency"], event["task_id"]
+        serving = self._serving.setdefault(name, set())
+        call = (task_id, event["attempt"])
+        if call in serving:
+            self._report(line, task_id, f"a second call_started at {name} for attempt {call[1]}")
+        serving.add(call)
+        # The log's count, and the engine's own (`in_flight`, counted after every call
+        # that starts at this instant): neither may pass the limit.
+        count = max(len(serving), event["in_flight"])
         limit = self.slots(name)
-        if limit is not None and event["in_flight"] > limit:
+        if limit is not None and count > limit:
+            self._report(
+                line, task_id, f"{name} serves {count} calls at once; its limit now is {limit}"
+            )
+
+    def call_ended(self, line: int, event: Event) -> None:
+        """A served call ends once; a call cancelled in line (never served) was not serving."""
+        if event.get("outcome") == "cancelled" and event.get("served_s") is None:
+            return
+        name, task_id = event["dependency"], event["task_id"]
+        call = (task_id, event["attempt"])
+        serving = self._serving.get(name)
+        if serving is None or call not in serving:
             self._report(
                 line,
-                event["task_id"],
-                f"{name} serves {event['in_flight']} calls at once; its limit now is {limit}",
+                task_id,
+                f"call_ended at {name} for attempt {call[1]}, which was not in service "
+                "(never started, or ended already)",
             )
+            return
+        serving.discard(call)
 
     def slots(self, name: str) -> int | None:
         """How many calls `name` may serve at once now (None: no limit)."""

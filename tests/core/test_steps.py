@@ -66,6 +66,40 @@ def test_a_dependency_that_cancels_drops_calls_nobody_waits_for() -> None:
     assert set(outcomes) == {"ok", "cancelled"}
 
 
+def test_a_call_cancelled_in_service_ends_once_and_frees_its_slot_once() -> None:
+    """1 slot, 10 ms a call, 15 ms to live: at 15 ms the second call, in service since
+    10 ms, is cancelled and its slot freed. Its service would have ended at 20 ms; that
+    end must change nothing (a second free would let two calls share the one slot)."""
+    deps = {"db": {"concurrency": 1, "latency": "10ms", "abandoned": "cancel"}}
+    task_types = {"job": {"priority": 5, "steps": [{"call": "db"}], "timeout": "15ms"}}
+    arrivals = [
+        {"pattern": "burst", "task": "job", "count": 2},
+        {"pattern": "constant", "task": "job", "rate": 1000, "from": "16ms", "until": "40ms"},
+    ]
+    _, events, totals = run_virtual(
+        stepped(
+            workers=4,
+            dependencies=deps,
+            task_types=task_types,
+            arrivals=arrivals,
+            retry={"max_attempts": 1},
+        )
+    )
+    ended = [(e["task_id"], e["attempt"], e["outcome"]) for e in named(events, CALL_ENDED)]
+    assert len(ended) == len(set((task, attempt) for task, attempt, _ in ended))
+    assert ("job-000002", 1, "cancelled") in ended
+    assert max(e["in_flight"] for e in named(events, CALL_STARTED)) == 1
+    # Calls start one at a time, each after the one before it left its slot.
+    serving: set[str] = set()
+    for event in events:
+        if event["event"] == CALL_STARTED:
+            assert not serving, f"{event['task_id']} started beside {serving}"
+            serving.add(event["task_id"])
+        elif event["event"] == CALL_ENDED and event["served_s"] is not None:
+            serving.discard(event["task_id"])
+    assert totals["pending"] == 0
+
+
 def test_a_full_line_fails_calls_at_once_as_overloaded() -> None:
     deps = {"db": {"concurrency": 1, "latency": "10ms", "queue_limit": 3}}
     _, events, totals = run_virtual(stepped(dependencies=deps, retry={"max_attempts": 1}))

@@ -84,6 +84,41 @@ def test_verify_proves_the_slots_were_never_exceeded(tmp_path: Path) -> None:
     assert "db serves 11 calls at once; its limit now is 10" in verdict.violations[0].message
 
 
+def test_verify_counts_the_calls_in_service_from_the_log_itself(tmp_path: Path) -> None:
+    """A call ended twice, or never: verify counts from call_started and call_ended, and
+    does not have to trust the engine's `in_flight`."""
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "name: two\nclock: virtual\nworkers: 8\n"
+        "dependencies:\n  db: {concurrency: 2, latency: 10ms}\n"
+        "task_types:\n  job: {priority: 1, steps: [{call: db}]}\n"
+        "arrivals:\n  - {pattern: burst, task: job, count: 8}\n"
+    )
+    log = tmp_path / "run.jsonl"
+    assert runner.run(load_scenario(path), log_path=log, observers=[]).status == "completed"
+    assert verify_log(log).is_valid
+    events = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+
+    def write(name: str, kept: list[dict[str, Any]]) -> Path:
+        for seq, event in enumerate(kept, start=1):
+            event["seq"] = seq
+        path = tmp_path / name
+        path.write_bytes(b"".join(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in kept))
+        return path
+
+    first_end = next(i for i, e in enumerate(events) if e["event"] == "call_ended")
+    twice = write(
+        "twice.jsonl", [*events[: first_end + 1], dict(events[first_end]), *events[first_end + 1 :]]
+    )
+    messages = [v.message for v in verify_log(twice).violations]
+    assert any("which was not in service (never started, or ended already)" in m for m in messages)
+    never = write("never.jsonl", [e for e in events if e["event"] != "call_ended"])
+    messages = [v.message for v in verify_log(never).violations]
+    assert any(m.startswith("db serves 3 calls at once; its limit now is 2") for m in messages), (
+        messages[:3]
+    )
+
+
 def test_a_stepped_scenario_runs_on_the_real_clock_and_verifies(tmp_path: Path) -> None:
     path = tmp_path / "real.yaml"
     path.write_text(
