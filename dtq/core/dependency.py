@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from dtq.events import ERROR_OVERLOADED, ERROR_THROTTLED
 
@@ -44,6 +45,7 @@ class Call:
         "abandoned",
         "arrived_t",
         "dependency",
+        "event",
         "owner",
         "read_version",
         "service_s",
@@ -60,6 +62,8 @@ class Call:
         self.started_t: float | None = None
         self.read_version = 0
         self.abandoned = False
+        # Its `call_started` while it is in service: `call_ended` starts from a copy.
+        self.event: dict[str, Any] | None = None
 
     @property
     def waited_s(self) -> float:
@@ -123,18 +127,18 @@ class Dependency:
         self.line.append(call)
         return None
 
-    def finish(self, call: Call, now: float) -> tuple[bool, list[Call]]:
-        """`call`'s service is over: (whether it conflicted, the calls that start now)."""
+    def finish(self, call: Call) -> bool:
+        """`call`'s service is over and its slot free (`fill` gives it to the line);
+        returns whether it conflicted."""
         self.in_service -= 1
         self.served += 1
-        conflict = False
-        if self.spec.optimistic:
-            conflict = self.version != call.read_version
-            if conflict:
-                self.conflicts += 1
-            else:
-                self.version += 1
-        return conflict, self._fill(now) if self.line else []
+        if not self.spec.optimistic:
+            return False
+        if self.version != call.read_version:
+            self.conflicts += 1
+            return True
+        self.version += 1
+        return False
 
     def abandon(self, call: Call, now: float) -> list[Call]:
         """The attempt behind `call` gave up; returns the calls that start because of it."""
@@ -145,21 +149,22 @@ class Dependency:
             self.line.remove(call)
             return []
         self.in_service -= 1
-        return self._fill(now)
+        return self.fill(now)
 
     def scale(self, factor: float, latency_factor: float, now: float) -> list[Call]:
         """A slowdown starts (factors below 1 and above 1) or ends (both 1)."""
         self.factor = factor
         self.latency_factor = latency_factor
         self.capacity = self._capacity()
-        return self._fill(now)
+        return self.fill(now)
 
     def _start(self, call: Call, now: float) -> None:
         self.in_service += 1
         call.started_t = now
         call.read_version = self.version
 
-    def _fill(self, now: float) -> list[Call]:
+    def fill(self, now: float) -> list[Call]:
+        """Free slots go to the head of the line; returns the calls that start now."""
         started: list[Call] = []
         line = self.line
         while line and self.has_free_slot():

@@ -94,10 +94,11 @@ class WorkStep:
 
 @dataclass(frozen=True, slots=True)
 class CallStep:
-    """A call to dependency number `dependency`; `latency` overrides the dependency's own."""
+    """A call to dependency number `dependency`, whose service takes `latency` (the
+    step's own, else the dependency's: `dtq.scenario.compile` resolves it)."""
 
     dependency: int
-    latency: Duration | None = None
+    latency: Duration
 
 
 Step = WorkStep | CallStep

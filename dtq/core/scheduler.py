@@ -111,8 +111,10 @@ class Scheduler:
         # The same draw as a Redis worker's: attempt k of task X goes alike on any backend.
         if kind.failures or kind.timeout_s is not None or self._outages:
             run_s, error, message = draw_attempt(kind, task.key, number, self._outages)
-        else:  # nothing can fail it: draw_attempt would draw the duration alone
+        elif kind.steps is None:  # nothing can fail it: draw_attempt would draw the duration
             run_s, error, message = kind.duration.sample(task.key, number), None, ""
+        else:  # steps time themselves (the duration is the constant 0 of a stepped type)
+            run_s, error, message = 0.0, None, ""
         # A task type with steps gets the attempt that steps.py drives.
         made = Attempt if kind.steps is None else StepAttempt
         attempt = made(task, number, worker, now, run_s, error, message)

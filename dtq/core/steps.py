@@ -37,6 +37,7 @@ from dtq.events import (
     ERROR_TIMEOUT,
     FAULT_ENDED,
     FAULT_STARTED,
+    Event,
 )
 
 if TYPE_CHECKING:
@@ -90,10 +91,9 @@ class Steps:
 
     # -- starting -----------------------------------------------------------------------
 
-    def begin(self, attempt: Attempt, now: float) -> StepAttempt | None:
+    def begin(self, attempt: StepAttempt, now: float) -> StepAttempt | None:
         """Start a stepped attempt (the scheduler's `start_next` made it); returns it, or
         None when it ended at once."""
-        assert isinstance(attempt, StepAttempt)
         timeout_s = attempt.task.kind.timeout_s
         if timeout_s is not None:
             self.agenda.schedule(now + timeout_s, ATTEMPT_TIMEOUT, attempt)
@@ -113,9 +113,10 @@ class Steps:
         dep = self.deps[call.dependency]
         if call.abandoned and dep.spec.cancels_abandoned:
             return NOBODY  # cancelled in service: its slot was freed and its end logged then
-        conflict, started = dep.finish(call, now)
+        conflict = dep.finish(call)
+        started = dep.fill(now) if dep.line else None
         outcome = CALL_ABANDONED if call.abandoned else CALL_CONFLICT if conflict else CALL_OK
-        self._emit_call(CALL_ENDED, attempt, dep, call, now, outcome)
+        self._emit_ended(dep, call, now, outcome)
         if started:
             self._started(dep, started, now)
         sched = self.sched
@@ -152,11 +153,9 @@ class Steps:
         assert isinstance(attempt, StepAttempt)
         attempt.call = None
         dep = self.deps[call.dependency]
-        in_service = call.started_t is not None
         started = dep.abandon(call, now)
         if dep.spec.cancels_abandoned:
-            served = call if in_service else None
-            self._emit_call(CALL_ENDED, attempt, dep, call, now, CALL_CANCELLED, served)
+            self._emit_ended(dep, call, now, CALL_CANCELLED)
         self._started(dep, started, now)
 
     # -- dependency faults -----------------------------------------------------------------
@@ -228,13 +227,12 @@ class Steps:
     def _call(self, attempt: StepAttempt, step: CallStep, key: int, now: float) -> bool:
         index = step.dependency
         dep = self.deps[index]
-        outage = self._outages.get(index)
+        outage = self._outages.get(index) if self._outages else None
         if outage is not None and uniform(key, attempt.number, STREAM_FAILURE) < outage.rate:
             message = f"{dep.spec.name} is down (fault {outage.index})"
             self._end(attempt, now, outage.error, message, dependency=dep.spec.name)
             return False
-        latency = step.latency if step.latency is not None else self.plans[index].latency
-        service_s = latency.sample(key, attempt.number) * dep.latency_factor
+        service_s = step.latency.sample(key, attempt.number) * dep.latency_factor
         call = Call(attempt, service_s, now, index)
         rejection = dep.offer(call, now)
         if rejection is not None:
@@ -257,8 +255,8 @@ class Steps:
 
     def _serve(self, dep: Dependency, call: Call, now: float) -> None:
         """Log that `call`'s service starts now, and plan its answer."""
-        owner: StepAttempt = call.owner  # type: ignore[assignment]
-        self._emit_call(CALL_STARTED, owner, dep, call, now)
+        event = call.event = self._call_event(CALL_STARTED, dep, call, now)
+        self.sched.emit(event)
         # Agenda.schedule written out: one call a step shorter, once per call.
         agenda = self.agenda
         heapq.heappush(agenda.heap, (now + call.service_s, CALL_END, next(agenda.counter), call))
@@ -279,21 +277,14 @@ class Steps:
     def _is_live(self, attempt: Attempt) -> bool:
         return not self.sched.closed and self.sched.current[attempt.worker] is attempt
 
-    def _emit_call(
-        self,
-        name: str,
-        attempt: StepAttempt,
-        dep: Dependency,
-        call: Call,
-        now: float,
-        outcome: str | None = None,
-        served: Call | None = None,
-    ) -> None:
+    def _call_event(self, name: str, dep: Dependency, call: Call, now: float) -> Event:
+        """A call event's fields as of now (`_emit_ended` adds an end's own)."""
+        attempt: StepAttempt = call.owner  # type: ignore[assignment]
         task = attempt.task
         started_t = call.started_t
         # `Call.waited_s` written out (a property call per event), to the microsecond.
-        waited_s = started_t - call.arrived_t if started_t is not None else now - call.arrived_t
-        event: dict[str, Any] = {
+        waited_s = (now if started_t is None else started_t) - call.arrived_t
+        event: Event = {
             "seq": 0,
             "t": now,
             "event": name,
@@ -306,9 +297,23 @@ class Steps:
             "in_flight": dep.in_service,
             "line": len(dep.line),
         }
-        if outcome is not None:
+        return event
+
+    def _emit_ended(self, dep: Dependency, call: Call, now: float, outcome: str) -> None:
+        """Log `call_ended`: its `call_started` with the end's time, counts and outcome
+        (a copy keeps the fields' order; a call never served has its event built)."""
+        started = call.event
+        if started is None:  # cancelled while still in line
+            event = self._call_event(CALL_ENDED, dep, call, now)
             event["outcome"] = outcome
-            started = call.started_t if served is None else served.started_t
-            # null: cancelled while still in line, never served.
-            event["served_s"] = round_us(now - started) if started is not None else None
+            event["served_s"] = None  # never served
+        else:
+            call.event = None
+            event = started.copy()
+            event["t"] = now
+            event["event"] = CALL_ENDED
+            event["in_flight"] = dep.in_service
+            event["line"] = len(dep.line)
+            event["outcome"] = outcome
+            event["served_s"] = round_us(now - started["t"])
         self.sched.emit(event)

@@ -18,6 +18,7 @@ from dtq.core.driver import KILLED, LocalDriver
 from dtq.core.plan import Plan
 from dtq.core.rounding import round_us
 from dtq.core.scheduler import Scheduler
+from dtq.core.steps import StepAttempt
 from dtq.core.task import Attempt, Task
 from dtq.engine.common import SchedulerEngine, stall_message
 from dtq.errors import RunStalled
@@ -218,6 +219,7 @@ class ThreadedEngine(SchedulerEngine):
         """Start a stepped attempt (the caller holds the lock); None if it ended at once."""
         assert self.sched.steps is not None
         self._over[attempt.worker].clear()
+        assert isinstance(attempt, StepAttempt)  # start_next makes one for a stepped type
         stepped = self.sched.steps.begin(attempt, now)
         # Its steps are on the agenda now, perhaps due before the clock thread's next look.
         self._tick.notify()

@@ -94,7 +94,7 @@ class VirtualEngine(SchedulerEngine):
                     break
                 if started.task.kind.steps is None:
                     heappush(heap, (now + started.run_s, ATTEMPT_END, next(counter), started))
-                elif stepper.begin(started, now) is None:  # type: ignore[union-attr]
+                elif stepper.begin(started, now) is None:  # type: ignore[union-attr, arg-type]
                     heappush(idle, worker)  # it ended at once (a call turned away)
         if sched.ready:  # the agenda ran dry with tasks still ready: they can never start
             self._failure = RunStalled(stall_message(sched))

@@ -78,8 +78,11 @@ def _steps(steps: list[WorkStepModel | CallStepModel], model: Scenario) -> tuple
     compiled: list[Step] = []
     for step in steps:
         if isinstance(step, CallStepModel):
-            latency = _duration(step.latency) if step.latency is not None else None
-            compiled.append(CallStep(names.index(step.call), latency))
+            # The step's own latency, else its dependency's: resolved here, once.
+            latency = (
+                step.latency if step.latency is not None else model.dependencies[step.call].latency
+            )
+            compiled.append(CallStep(names.index(step.call), _duration(latency)))
         else:
             compiled.append(WorkStep(_duration(step.work)))
     return tuple(compiled)

@@ -31,12 +31,12 @@ def test_calls_beyond_the_slots_wait_in_arrival_order() -> None:
     for call in calls:
         assert dep.offer(call, 0.0) is None
     assert [c.started_t for c in calls] == [0.0, 0.0, None, None]
-    conflict, started = dep.finish(calls[1], 1.0)
-    assert not conflict
-    assert started == [calls[2]]
+    assert dep.finish(calls[1]) is False
+    assert dep.fill(1.0) == [calls[2]]
     assert calls[2].waited_s == 1.0
-    _, started = dep.finish(calls[0], 1.5)
-    assert started == [calls[3]]
+    dep.finish(calls[0])
+    assert dep.fill(1.5) == [calls[3]]
+    assert dep.fill(1.5) == []
 
 
 def test_a_full_line_turns_calls_away_as_overloaded() -> None:
@@ -87,8 +87,8 @@ def test_optimistic_calls_conflict_when_another_wrote_in_between() -> None:
     a, b = Call(0, 1.0, 0.0), Call(1, 2.0, 0.0)
     dep.offer(a, 0.0)
     dep.offer(b, 0.0)
-    assert dep.finish(a, 1.0)[0] is False
-    assert dep.finish(b, 2.0)[0] is True
+    assert dep.finish(a) is False
+    assert dep.finish(b) is True
     assert dep.conflicts == 1
 
 
@@ -125,7 +125,8 @@ def test_never_more_calls_in_service_than_slots(
                 order.append(n)
         else:
             done = serving.pop(pick % len(serving))
-            _, started = dep.finish(done, now)
+            dep.finish(done)
+            started = dep.fill(now)
             serving.extend(started)
             order.extend(int(c.owner) for c in started)  # type: ignore[call-overload]
         assert dep.in_service == len(serving) <= concurrency

@@ -138,8 +138,7 @@ class StepRunner:
 
     def _call(self, attempt: _Attempt, step: CallStep, key: int, position: int) -> _Failure | None:
         dep = self._plan.dependencies[step.dependency]
-        latency = step.latency if step.latency is not None else dep.latency
-        service_s = latency.sample(key, attempt.number)
+        service_s = step.latency.sample(key, attempt.number)
         u = uniform(key, attempt.number, STREAM_FAILURE)
         call = f"{attempt.task_id}#{attempt.number}#{position}"
         ref = (attempt.task_id, attempt.number)
