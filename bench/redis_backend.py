@@ -91,6 +91,9 @@ def _celery_app() -> Any:
         task_default_queue=os.environ.get(_QUEUE_ENV, "dtq-bench"),
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
+        # No broadcast channel (`celery.pidbox`): nothing here controls the workers, and
+        # its binding would stay in Redis after the benchmark.
+        worker_enable_remote_control=False,
     )
     app.task(name="dtq_bench.noop", ignore_result=True)(peer_noop)
     return app
@@ -115,7 +118,8 @@ def _new_name() -> str:
 
 @contextlib.contextmanager
 def _own_keys(client: redis.Redis) -> Iterator[None]:
-    """Delete the keys named after this benchmark's variants once the block ends.
+    """Delete the keys named after this benchmark's variants once the block ends (and
+    their entries in RQ's index of queues).
 
     Only keys bearing one of the names this process made: another benchmark may be
     running on the same database, and its keys (a run's state ...) are not ours to delete.
@@ -128,6 +132,7 @@ def _own_keys(client: redis.Redis) -> Iterator[None]:
             keys = list(client.scan_iter(match=f"*{name}*", count=1000))
             if keys:
                 client.unlink(*keys)
+            client.srem("rq:queues", f"rq:queue:{name}")  # RQ's index of every queue
         del _NAMES[first:]
 
 
