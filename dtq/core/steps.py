@@ -81,7 +81,6 @@ class Steps:
     def __init__(self, sched: Scheduler, plan: Plan) -> None:
         self.sched = sched
         self.agenda = sched.agenda
-        self.plans = plan.dependencies
         self.deps = [Dependency(dep.spec) for dep in plan.dependencies]
         self._outages: dict[int, DependencyFault] = {}
         self._open: dict[int, DependencyFault] = {}  # fault windows in force, by fault index

@@ -479,7 +479,7 @@ class RunState:
         queued = by_p.queued = by_p.queued + 1
         if queued > self.peak_queued:
             self.peak_queued = queued
-        backlog = self.backlog = self.backlog + 1
+        backlog = self.backlog = self.backlog + 1  # `_grow_backlog` written out: once a task
         if backlog > self.peak_backlog:
             self.peak_backlog = backlog
 
